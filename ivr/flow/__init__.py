@@ -1,0 +1,19 @@
+"""Call flows and grammars: the model, and loading it from YAML with positioned errors."""
+
+from ivr.flow.errors import Diagnostic, FlowLoadError
+from ivr.flow.loader import FlowSet, load_flow, load_flows, load_grammar
+from ivr.flow.model import Destination, Flow, Grammar, Menu, Timeouts
+
+__all__ = [
+    "Destination",
+    "Diagnostic",
+    "Flow",
+    "FlowLoadError",
+    "FlowSet",
+    "Grammar",
+    "Menu",
+    "Timeouts",
+    "load_flow",
+    "load_flows",
+    "load_grammar",
+]
