@@ -1,0 +1,1 @@
+"""Speech: Vosk models shared per process, grammar-restricted recognizers, endpointing."""

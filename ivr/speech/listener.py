@@ -1,0 +1,159 @@
+"""The asyncio shell that turns a call's audio into dialog events.
+
+audio bytes -> 20 ms frames -> voice detector -> endpointer -> (speech only) recognizer
+-> matcher -> ``SpeechStarted`` / ``Utterance`` events for the dialog engine.
+
+Only speech is decoded: frames are kept in a short pre-roll while the line is quiet and
+handed to a fresh recognizer when speech starts, so silence costs no decoding and the
+start of the first word is not lost. Decoding runs in worker threads, in order, one
+utterance at a time; the event loop only cuts frames and asks the VAD.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+from collections.abc import AsyncIterable, Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+
+import vosk
+
+from ivr.dialog.events import Event, SpeechStarted, Utterance
+from ivr.grammar.matcher import IntentMatcher
+from ivr.speech.endpoint import Endpoint, Endpointer, EndpointSettings
+from ivr.speech.recognizer import GrammarRecognizer
+from ivr.speech.vad import FRAME_MS, Framer, VoiceDetector
+
+log = logging.getLogger(__name__)
+
+PREROLL_FRAMES = 300 // FRAME_MS
+BATCH_FRAMES = 100 // FRAME_MS
+"""Frames handed to the recognizer at once: fewer thread hops, at most 100 ms of delay."""
+
+
+@dataclass
+class _Listening:
+    model: vosk.Model
+    matcher: IntentMatcher
+    endpointer: Endpointer
+    preroll: collections.deque[bytes] = field(
+        default_factory=lambda: collections.deque(maxlen=PREROLL_FRAMES)
+    )
+    batch: list[bytes] = field(default_factory=list)
+    chunks: asyncio.Queue[bytes | None] | None = None  # to the decoder, once speech started
+
+
+class SpeechListener:
+    """Reads a call's audio for as long as it flows; recognizes one utterance per ``listen()``."""
+
+    def __init__(
+        self,
+        audio: AsyncIterable[bytes],
+        emit: Callable[[Event], None],
+        *,
+        executor: Executor | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        voice: VoiceDetector | None = None,
+    ) -> None:
+        self._audio = audio
+        self._emit = emit
+        self._executor = executor
+        self._clock = clock
+        self._voice = voice or VoiceDetector()
+        self._framer = Framer()
+        self._listening: _Listening | None = None
+        self._decoders: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+
+    def listen(self, model: vosk.Model, matcher: IntentMatcher, settings: EndpointSettings) -> None:
+        """Recognize the next utterance against ``matcher``'s grammar."""
+        self._listening = _Listening(model, matcher, Endpointer(settings))
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Stop listening; an utterance being decoded is abandoned. Audio keeps being drained."""
+        self._listening = None
+        for task in self._decoders:
+            task.cancel()
+
+    async def run(self) -> None:
+        """Consume the audio until the stream ends. Returns when it does."""
+        watchdog = asyncio.create_task(self._watch_clock())
+        try:
+            async for data in self._audio:
+                for frame in self._framer.push(data):
+                    self._on_frame(frame)
+        finally:
+            watchdog.cancel()
+            self.stop()
+
+    def _on_frame(self, frame: bytes) -> None:
+        listening = self._listening
+        if listening is None:
+            return
+        now = self._clock()
+        endpoint = listening.endpointer.feed(self._voice.is_speech(frame), now)
+        if listening.chunks is None:
+            listening.preroll.append(frame)
+        else:
+            listening.batch.append(frame)
+            if len(listening.batch) >= BATCH_FRAMES:
+                self._flush(listening)
+        if endpoint is Endpoint.SPEECH_STARTED:
+            self._start_utterance(listening)
+        elif endpoint is Endpoint.SPEECH_ENDED:
+            self._end_utterance(listening)
+
+    def _start_utterance(self, listening: _Listening) -> None:
+        listening.chunks = asyncio.Queue()
+        listening.chunks.put_nowait(b"".join(listening.preroll))
+        listening.preroll.clear()
+        task = asyncio.create_task(self._decode(listening))
+        self._decoders.add(task)
+        task.add_done_callback(self._decoders.discard)
+        self._wake.set()
+        self._emit(SpeechStarted())
+
+    def _end_utterance(self, listening: _Listening) -> None:
+        self._flush(listening)
+        assert listening.chunks is not None
+        listening.chunks.put_nowait(None)
+        self._listening = None  # one utterance per listen()
+
+    @staticmethod
+    def _flush(listening: _Listening) -> None:
+        if listening.batch and listening.chunks is not None:
+            listening.chunks.put_nowait(b"".join(listening.batch))
+            listening.batch.clear()
+
+    async def _decode(self, listening: _Listening) -> None:
+        loop = asyncio.get_running_loop()
+        assert listening.chunks is not None
+        recognizer = await loop.run_in_executor(
+            self._executor, GrammarRecognizer, listening.model, listening.matcher.vocabulary
+        )
+        while (chunk := await listening.chunks.get()) is not None:
+            await loop.run_in_executor(self._executor, recognizer.accept, chunk)
+        transcript = await loop.run_in_executor(self._executor, recognizer.finish)
+        match = listening.matcher.match(transcript.text)
+        log.debug("utterance %r -> %s", transcript.text, match)
+        self._emit(Utterance(transcript.text, match))
+
+    async def _watch_clock(self) -> None:
+        """End utterances on time even when no frames arrive (some taps send nothing in silence)."""
+        while True:
+            listening = self._listening
+            deadline = listening.endpointer.deadline if listening else None
+            if deadline is None:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            delay = deadline - self._clock()
+            if delay > 0:
+                await asyncio.sleep(delay)
+                continue
+            if listening.endpointer.poll(self._clock()) is Endpoint.SPEECH_ENDED:
+                self._end_utterance(listening)
