@@ -1,0 +1,1 @@
+"""Telephony: the thin asyncio shell around ARI (aioari) that drives calls."""

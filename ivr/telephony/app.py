@@ -1,0 +1,188 @@
+"""The Stasis application: one ARI connection, one task per call.
+
+The events websocket is read here and every event handed to the router at once; each
+caller gets its own ``CallSession`` task. On every (re)connection the app reconciles
+what Asterisk has with what it knows: leftovers of its own (taps, snoops, bridges from a
+crash or a lost connection) are deleted, callers stranded in ``Stasis(APP)`` by a
+previous run get a session, and sessions whose caller vanished meanwhile are ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+
+import aiohttp
+import aioari
+
+from ivr.dialog.events import CallerHungUp, Event
+from ivr.flow import Flow, FlowSet
+from ivr.grammar.matcher import IntentMatcher
+from ivr.settings import Settings
+from ivr.speech.models import ModelStore
+from ivr.telephony.ari import AriUnavailable, connect, is_gone
+from ivr.telephony.call import AriCall
+from ivr.telephony.router import AriEvent, EventRouter, is_own_id
+from ivr.telephony.session import CallSession
+from ivr.telephony.tap import SnoopTap
+
+log = logging.getLogger(__name__)
+
+RECONNECT_DELAYS = (0.5, 1, 2, 5)
+SHUTDOWN_GRACE = 5.0
+
+
+class SpeechIvrApp:
+    def __init__(self, settings: Settings, flows: FlowSet, models: ModelStore) -> None:
+        self.settings = settings
+        self.flows = flows
+        self.models = models
+        self.matchers: Mapping[str, IntentMatcher] = {
+            name: IntentMatcher.from_grammar(grammar) for name, grammar in flows.grammars.items()
+        }
+        self.ready = asyncio.Event()
+        """Set while the app is registered with Asterisk and taking calls."""
+        self.router = EventRouter(self._on_call)
+        self._client: aioari.Client | None = None
+        self._calls: dict[str, asyncio.Task[object]] = {}
+        self._inboxes: dict[str, asyncio.Queue[Event]] = {}
+        self._executor = ThreadPoolExecutor(
+            max_workers=settings.decode_threads or os.cpu_count() or 2, thread_name_prefix="vosk"
+        )
+
+    async def run(self) -> None:
+        """Serve calls until cancelled, reconnecting whenever Asterisk goes away.
+
+        When cancelled, calls in progress get a moment to finish (events still flow),
+        then the rest are sent to their fallback.
+        """
+        await self.models.preload(flow.language for flow in self.flows.flows.values())
+        serving = asyncio.create_task(self._serve_forever())
+        try:
+            await asyncio.shield(serving)
+        finally:
+            await self._drain()
+            serving.cancel()
+            await asyncio.gather(serving, return_exceptions=True)
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            if self._client is not None:
+                await self._client.close()
+
+    async def _serve_forever(self) -> None:
+        attempt = 0
+        while True:
+            try:
+                if self._client is None:
+                    self._client = await connect(self.settings)
+                await self._serve(self._client)
+                attempt = 0
+            except (AriUnavailable, aiohttp.ClientError, OSError) as exc:
+                log.warning("ARI connection: %s", exc)
+            delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
+            attempt += 1
+            await asyncio.sleep(delay)
+
+    async def _serve(self, client: aioari.Client) -> None:
+        ws = await client.swagger.events.eventWebsocket(app=self.settings.app)
+        try:
+            log.info("registered as ARI application %r at %s", self.settings.app, self.settings.ari_url)
+            await self._reconcile(client)
+            self.ready.set()
+            async for message in ws:
+                if message.type is aiohttp.WSMsgType.TEXT:
+                    self.router.dispatch(json.loads(message.data))
+            log.warning("ARI events websocket closed")
+        finally:
+            self.ready.clear()
+            await ws.close()
+
+    def _on_call(self, event: AriEvent) -> None:
+        assert self._client is not None
+        channel = event["channel"]
+        args = event.get("args") or []
+        flow = self._select_flow(channel, args[0] if args else None)
+        inbox: asyncio.Queue[Event] = asyncio.Queue()
+        call = AriCall(self._client, self.router, channel, inbox.put_nowait)
+        session = CallSession(
+            call,
+            inbox,
+            flow,
+            matchers=self.matchers,
+            load_model=lambda: asyncio.to_thread(self.models.get, flow.language),
+            open_tap=lambda: SnoopTap.open(
+                self._client,
+                self.router,
+                app=self.settings.app,
+                media_url=self.settings.media_url,
+                caller_id=call.id,
+            ),
+            executor=self._executor,
+        )
+        task = asyncio.create_task(session.run(), name=f"call {call.name}")
+        self._calls[call.id] = task
+        self._inboxes[call.id] = inbox
+        task.add_done_callback(lambda _: self._forget(call.id))
+
+    def _forget(self, channel_id: str) -> None:
+        self._calls.pop(channel_id, None)
+        self._inboxes.pop(channel_id, None)
+
+    def _select_flow(self, channel: AriEvent, requested: str | None) -> Flow:
+        name = requested or self.settings.default_flow or next(iter(self.flows.flows))
+        flow = self.flows.get(name)
+        if flow is None:
+            # An unknown flow still gets a flow (its fallback takes the call on error).
+            fallback_name = self.settings.default_flow or next(iter(self.flows.flows))
+            log.error("%s asked for unknown flow %r; using %r", channel.get("name"), name, fallback_name)
+            flow = self.flows.flows[fallback_name]
+        return flow
+
+    async def _reconcile(self, client: aioari.Client) -> None:
+        channels = [c.json for c in await client.channels.list()]
+        bridges = [b.json for b in await client.bridges.list()]
+        present = {c["id"] for c in channels}
+        in_use = self.router.owned()
+        for channel in channels:
+            channel_id = channel["id"]
+            if is_own_id(channel_id):
+                if channel_id not in in_use:
+                    await _quietly(client.channels.hangup(channelId=channel_id))
+            elif channel_id not in self._calls and self._is_stranded(channel):
+                log.warning("%s was left in Stasis: taking it again", channel.get("name"))
+                app_args = channel["dialplan"]["app_data"].split(",")[1:]
+                self._on_call({"type": "StasisStart", "channel": channel, "args": app_args})
+        for bridge in bridges:
+            if is_own_id(bridge["id"]) and bridge["id"] not in in_use:
+                await _quietly(client.bridges.destroy(bridgeId=bridge["id"]))
+        for channel_id, inbox in self._inboxes.items():
+            if channel_id not in present:
+                inbox.put_nowait(CallerHungUp())
+
+    def _is_stranded(self, channel: AriEvent) -> bool:
+        dialplan = channel.get("dialplan") or {}
+        return (
+            dialplan.get("app_name") == "Stasis"
+            and dialplan.get("app_data", "").split(",")[0] == self.settings.app
+        )
+
+    async def _drain(self) -> None:
+        """Let calls in progress finish for a moment; cancelled sessions go to their fallback."""
+        if not self._calls:
+            return
+        log.info("waiting up to %.0fs for %d calls to finish", SHUTDOWN_GRACE, len(self._calls))
+        _, pending = await asyncio.wait(list(self._calls.values()), timeout=SHUTDOWN_GRACE)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+async def _quietly(request: object) -> None:
+    try:
+        await request  # type: ignore[misc]
+    except Exception as exc:
+        if not is_gone(exc):
+            log.warning("cleanup request failed: %r", exc)

@@ -1,0 +1,49 @@
+"""Connecting to ARI with aioari, and telling "the call is gone" from real failures."""
+
+from __future__ import annotations
+
+import aiohttp
+import aioari
+from aiohttp import web_exceptions
+from aioswagger11.http_client import AsynchronousHttpClient
+
+from ivr.settings import Settings
+
+GONE_STATUSES = frozenset({404, 409})
+"""404: the channel or playback no longer exists; 409: the channel already left Stasis."""
+
+
+class AriUnavailable(ConnectionError):
+    pass
+
+
+async def connect(settings: Settings) -> aioari.Client:
+    """An aioari client authenticated with HTTP basic auth.
+
+    aioari's own ``connect`` puts the credentials in every URL's query string (``api_key``),
+    where proxies and error messages may show them; a basic-auth session keeps them in a
+    header, for REST calls and the events websocket alike.
+    """
+    http_client = AsynchronousHttpClient()
+    await http_client.session.close()
+    http_client.session = aiohttp.ClientSession(
+        auth=aiohttp.BasicAuth(settings.ari_user, settings.ari_password.get_secret_value()),
+        timeout=aiohttp.ClientTimeout(total=None, connect=10),
+    )
+    client = aioari.Client(settings.ari_url, http_client)
+    try:
+        await client.init()
+    except web_exceptions.HTTPUnauthorized as exc:
+        await http_client.close()
+        raise AriUnavailable(
+            f"ARI at {settings.ari_url} refused user {settings.ari_user!r}: check ari.conf and the password"
+        ) from exc
+    except (aiohttp.ClientError, OSError, web_exceptions.HTTPException) as exc:
+        await http_client.close()
+        raise AriUnavailable(f"ARI at {settings.ari_url} is not reachable: {exc}") from exc
+    return client
+
+
+def is_gone(exc: BaseException) -> bool:
+    """Did an ARI request fail because its channel or playback is gone (not a real error)?"""
+    return isinstance(exc, web_exceptions.HTTPException) and exc.status in GONE_STATUSES

@@ -1,0 +1,210 @@
+"""One call's driver: performs the dialog engine's actions and feeds it the call's events.
+
+Every call that enters here leaves to a destination, to the flow's fallback, or is hung
+up: an unexpected failure still sends the caller to the fallback with
+``IVR_RESULT=error`` (or hangs up when even that fails), and whatever the call created
+(tap, recognizer, tasks) is released on every path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
+from concurrent.futures import Executor
+from typing import Protocol
+
+import vosk
+
+from ivr.dialog.actions import (
+    Action,
+    ContinueInDialplan,
+    Hangup,
+    Listen,
+    Play,
+    SetVariables,
+    StopListening,
+    StopPrompt,
+)
+from ivr.dialog.engine import DialogEngine, Outcome, Result
+from ivr.dialog.events import Event, TapFailed, Tick
+from ivr.flow.model import Destination, Flow
+from ivr.grammar.matcher import IntentMatcher
+from ivr.speech.endpoint import EndpointSettings
+from ivr.speech.listener import SpeechListener
+from ivr.telephony.ari import is_gone
+
+log = logging.getLogger(__name__)
+
+TAP_DRAIN_TIMEOUT = 2.0
+
+
+class CallControl(Protocol):
+    id: str
+    name: str
+    gone: asyncio.Event
+
+    async def answer(self) -> None: ...
+    async def play(self, playback_id: str, media: str) -> None: ...
+    async def stop_prompt(self, playback_id: str) -> None: ...
+    async def set_variables(self, variables: Mapping[str, str]) -> None: ...
+    async def continue_in_dialplan(self, destination: Destination) -> None: ...
+    async def hangup(self, reason: str = "normal") -> None: ...
+    async def stop_prompts(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class AudioTap(Protocol):
+    def __aiter__(self) -> AsyncIterable[bytes]: ...
+    async def close(self) -> None: ...
+
+
+class CallSession:
+    def __init__(
+        self,
+        call: CallControl,
+        inbox: asyncio.Queue[Event],
+        flow: Flow,
+        *,
+        matchers: Mapping[str, IntentMatcher],
+        load_model: Callable[[], Awaitable[vosk.Model]],
+        open_tap: Callable[[], Awaitable[AudioTap]],
+        executor: Executor | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.call = call
+        self.inbox = inbox
+        self.engine = DialogEngine(flow, call_id=call.id)
+        self._matchers = matchers
+        self._load_model = load_model
+        self._open_tap = open_tap
+        self._executor = executor
+        self._clock = clock
+        self._tap: AudioTap | None = None
+        self._listener: SpeechListener | None = None
+        self._listener_task: asyncio.Task[None] | None = None
+        self._vosk_model: vosk.Model | None = None
+        self._leaving = False  # the tap is being closed on purpose
+        self._left = False  # the call has been sent on or hung up
+
+    async def run(self) -> Outcome | None:
+        started = self._clock()
+        try:
+            await self._converse()
+        except asyncio.CancelledError:
+            await self._rescue("the application is shutting down")
+            raise
+        except Exception as exc:
+            if self.call.gone.is_set() or is_gone(exc):
+                log.info("%s: left while %r", self.call.name, exc)
+            else:
+                log.exception("%s: failed", self.call.name)
+                await self._rescue(repr(exc))
+        finally:
+            await self._release()
+        outcome = self.engine.outcome
+        if outcome is not None:
+            log.info(
+                "%s: %s -> %s%s in %.1fs",
+                self.call.name,
+                outcome.result.value,
+                outcome.destination or "hangup",
+                f" ({outcome.intent}, {outcome.score:.0f}, {outcome.transcript!r})" if outcome.intent else "",
+                self._clock() - started,
+            )
+        return outcome
+
+    async def _converse(self) -> None:
+        await self.call.answer()
+        self._vosk_model = await self._load_model()
+        try:
+            self._tap = await self._open_tap()
+        except Exception as exc:
+            log.error("%s: no audio: %s", self.call.name, exc)
+            self.inbox.put_nowait(TapFailed(str(exc)))
+        else:
+            self._listener = SpeechListener(
+                self._tap, self.inbox.put_nowait, executor=self._executor, clock=self._clock
+            )
+            self._listener_task = asyncio.create_task(self._hear())
+        await self._perform(self.engine.start(self._clock()))
+        while not self.engine.finished:
+            event = await self._next_event()
+            await self._perform(self.engine.handle(event, self._clock()))
+
+    async def _hear(self) -> None:
+        assert self._listener is not None
+        await self._listener.run()
+        if not self._leaving:
+            self.inbox.put_nowait(TapFailed("the audio stream ended"))
+
+    async def _next_event(self) -> Event:
+        deadline = self.engine.deadline
+        timeout = None if deadline is None else max(0.0, deadline - self._clock())
+        try:
+            return await asyncio.wait_for(self.inbox.get(), timeout)
+        except TimeoutError:
+            return Tick()
+
+    async def _perform(self, actions: list[Action]) -> None:
+        for action in actions:
+            match action:
+                case Play(playback_id, media):
+                    await self.call.play(playback_id, media)
+                case StopPrompt(playback_id):
+                    await self.call.stop_prompt(playback_id)
+                case Listen(grammar, timeouts) if self._listener is not None:
+                    self._listener.listen(
+                        self._vosk_model,
+                        self._matchers[grammar],
+                        EndpointSettings(timeouts.end_of_speech, timeouts.max_speech),
+                    )
+                case StopListening() if self._listener is not None:
+                    self._listener.stop()
+                case SetVariables():
+                    await self.call.set_variables(action.as_dict())
+                case ContinueInDialplan(destination):
+                    # The snoop would keep listening in the dialplan: delete it as we leave.
+                    await asyncio.gather(self._close_tap(), self.call.continue_in_dialplan(destination))
+                    self._left = True
+                case Hangup(reason):
+                    await asyncio.gather(self._close_tap(), self.call.hangup(reason))
+                    self._left = True
+
+    async def _close_tap(self) -> None:
+        self._leaving = True
+        if self._tap is not None:
+            await self._tap.close()
+
+    async def _rescue(self, cause: str) -> None:
+        """Send a call that is still here to the fallback, or hang it up."""
+        if self._left or self.call.gone.is_set():
+            return
+        fallback = self.engine.flow.fallback
+        log.error("%s: sending to the fallback %s after an error: %s", self.call.name, fallback, cause)
+        try:
+            await self.call.stop_prompts()
+            await self.call.set_variables(
+                {"IVR_RESULT": Result.ERROR.value, "IVR_FLOW": self.engine.flow.name}
+            )
+            await asyncio.gather(self._close_tap(), self.call.continue_in_dialplan(fallback))
+        except Exception as exc:
+            if is_gone(exc):
+                return
+            log.error("%s: the fallback failed (%r); hanging up", self.call.name, exc)
+            with contextlib.suppress(Exception):
+                await self.call.hangup("normal")
+
+    async def _release(self) -> None:
+        """Free the tap, the listener and the call's event subscription, whatever happened."""
+        with contextlib.suppress(Exception):
+            await self._close_tap()
+        if self._listener_task is not None:
+            # The listener ends when Asterisk closes the deleted tap's socket.
+            try:
+                await asyncio.wait_for(self._listener_task, TAP_DRAIN_TIMEOUT)
+            except (TimeoutError, Exception):
+                self._listener_task.cancel()
+        self.call.close()
