@@ -1,0 +1,163 @@
+"""The ``speech-ivr`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import SecretStr, ValidationError
+
+from ivr import __version__
+from ivr.settings import Settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return args.handler(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="speech-ivr",
+        description="Speech-routing IVR for Asterisk: callers say where they want to go.",
+    )
+    parser.add_argument("--version", action="version", version=f"speech-ivr {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the Stasis application against an Asterisk")
+    _add_settings_arguments(run)
+    run.add_argument(
+        "--sandbox",
+        metavar="NAME",
+        nargs="?",
+        const="default",
+        help="connect to a running sandbox Asterisk (see `speech-ivr sandbox up`)",
+    )
+    run.set_defaults(handler=_run)
+
+    demo = commands.add_parser(
+        "demo", help="start a sandbox Asterisk and the app, place Korean test calls, show the results"
+    )
+    demo.add_argument("--keep", action="store_true", help="leave the sandbox running afterwards")
+    demo.set_defaults(handler=_demo)
+
+    sandbox = commands.add_parser("sandbox", help="a local Asterisk 22 for trying things out")
+    sandbox.add_argument("action", choices=["up", "down", "status"])
+    sandbox.add_argument("--name", default="default", help="instance name (default: %(default)s)")
+    sandbox.add_argument("--port", type=int, help="HTTP/ARI port (default: a free one)")
+    sandbox.set_defaults(handler=_sandbox)
+    return parser
+
+
+def _add_settings_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="TOML settings file")
+    parser.add_argument("--flows", type=Path, dest="flows_dir", help="flows directory")
+    parser.add_argument("--grammars", type=Path, dest="grammars_dir", help="grammars directory")
+    parser.add_argument("--ari-url", help="Asterisk HTTP URL, e.g. http://127.0.0.1:8088/")
+    parser.add_argument("--default-flow", help="flow for Stasis(APP) without an argument")
+
+
+def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
+    given = {
+        key: value
+        for key in ("flows_dir", "grammars_dir", "ari_url", "default_flow")
+        if (value := getattr(args, key, None)) is not None
+    }
+    return Settings(config_file=args.config, **given, **overrides)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ivr.flow import FlowLoadError, load_flows
+    from ivr.speech.models import ModelStore
+    from ivr.telephony.app import SpeechIvrApp
+
+    overrides: dict[str, object] = {}
+    if args.sandbox:
+        from ivr.sandbox import Sandbox
+
+        info = Sandbox(args.sandbox).status()
+        if info is None:
+            print(f"speech-ivr: sandbox {args.sandbox!r} is not running (speech-ivr sandbox up)", file=sys.stderr)
+            return 2
+        overrides = {
+            "ari_url": info.ari_url,
+            "ari_user": info.ari_user,
+            "ari_password": SecretStr(info.ari_password),
+        }
+    try:
+        settings = _settings(args, **overrides)
+    except ValidationError as exc:
+        print(f"speech-ivr: bad settings:\n{exc}", file=sys.stderr)
+        return 2
+    try:
+        flows = load_flows(settings.flows_dir, settings.grammars_dir)
+    except FlowLoadError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    for diagnostic in flows.diagnostics:
+        print(diagnostic, file=sys.stderr)
+    logging.getLogger("ivr").info("settings: %s", settings.redacted())
+    app = SpeechIvrApp(settings, flows, ModelStore(settings.models))
+    return _run_until_signalled(app.run())
+
+
+def _run_until_signalled(coroutine) -> int:  # type: ignore[no-untyped-def]
+    async def main() -> None:
+        task = asyncio.create_task(coroutine)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+    asyncio.run(main())
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from ivr.demo import run_demo
+
+    return asyncio.run(run_demo(keep=args.keep))
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from ivr.sandbox import Sandbox, SandboxError
+
+    console = Console()
+    sandbox = Sandbox(args.name, http_port=args.port)
+    try:
+        if args.action == "up":
+            info = sandbox.up(log=console.print)
+            console.print(f"sandbox {info.name!r} is up: ARI {info.ari_url} (user {info.ari_user})")
+            console.print(f"run the app against it: speech-ivr run --sandbox {info.name}")
+        elif args.action == "down":
+            sandbox.down()
+            console.print(f"sandbox {args.name!r} is down")
+        else:
+            info = sandbox.status()
+            if info is None:
+                console.print(f"sandbox {args.name!r} is not running")
+                return 1
+            console.print(
+                f"sandbox {info.name!r} is running: pid {info.pid}, ARI {info.ari_url} "
+                f"(user {info.ari_user}), log {info.log_file}"
+            )
+    except SandboxError as exc:
+        console.print(f"[red]speech-ivr sandbox {args.action}: {exc}[/red]")
+        return 1
+    return 0
