@@ -1,0 +1,28 @@
+"""A local real Asterisk 22 for the demo and the tests.
+
+`Sandbox(name).up()` builds (once) a Debian sid rootfs with Asterisk, starts a named instance in it
+under chroot and returns how to reach its ARI; `CallLab` places test calls and watches what
+happens to them; `synthesize` renders a spoken prompt or caller utterance into the shared sounds
+directory.
+"""
+
+from .calls import Arrival, CallLab, ObservedEvent, PlacedCall, parse_timestamp
+from .errors import SandboxError
+from .instance import Sandbox, SandboxInfo
+from .rootfs import default_cache_dir, ensure_rootfs
+from .speech import synthesize, synthesize_async
+
+__all__ = [
+    "Arrival",
+    "CallLab",
+    "ObservedEvent",
+    "PlacedCall",
+    "Sandbox",
+    "SandboxError",
+    "SandboxInfo",
+    "default_cache_dir",
+    "ensure_rootfs",
+    "parse_timestamp",
+    "synthesize",
+    "synthesize_async",
+]

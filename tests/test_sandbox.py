@@ -1,0 +1,350 @@
+"""The sandbox: pure helpers fast, then the real Asterisk (marked `real`)."""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import os
+import stat
+import wave
+from collections.abc import AsyncIterator
+from contextlib import suppress
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+
+import aiohttp
+import pytest
+
+from ivr.sandbox import (
+    Arrival,
+    CallLab,
+    Sandbox,
+    SandboxError,
+    SandboxInfo,
+    ensure_rootfs,
+    parse_timestamp,
+    synthesize,
+)
+from ivr.sandbox.config import (
+    InstanceLayout,
+    render_ari_conf,
+    render_asterisk_conf,
+    render_http_conf,
+    write_configs,
+)
+
+# --- pure helpers ---------------------------------------------------------------------------
+
+
+def test_parse_timestamp_gives_epoch_seconds() -> None:
+    expected = datetime(2026, 11, 24, 22, 8, 6, 537000, tzinfo=UTC).timestamp()
+    assert parse_timestamp("2026-11-24T22:08:06.537+0000") == pytest.approx(expected)
+    assert parse_timestamp("2026-11-24T23:08:06.537+0100") == pytest.approx(expected)
+
+
+def test_arrival_from_a_real_userevent() -> None:
+    event = {
+        "type": "ChannelUserevent",
+        "timestamp": "2026-11-26T12:02:08.131+0000",
+        "eventname": "IvrArrived",
+        "userevent": {
+            "eventname": "IvrArrived",
+            "Context": "ivr-dest",
+            "Exten": "sales-team",
+            "Intent": "sales",
+            "Confidence": "0.93",
+            "Transcript": "영업 부서",
+            "Flow": "",
+            "Result": "matched",
+        },
+        "channel": {"id": "lab-89b4808b9874-ivr"},
+    }
+    assert Arrival.from_event(event) == Arrival(
+        context="ivr-dest",
+        extension="sales-team",
+        variables={
+            "Intent": "sales",
+            "Confidence": "0.93",
+            "Transcript": "영업 부서",
+            "Flow": "",
+            "Result": "matched",
+        },
+        at=parse_timestamp("2026-11-26T12:02:08.131+0000"),
+    )
+
+
+def test_asterisk_conf_keeps_instances_apart_and_shares_sounds() -> None:
+    text = render_asterisk_conf(InstanceLayout(Path("/cache/asterisk-22"), "demo"))
+    for key, sub in [
+        ("astetcdir", "etc"),
+        ("astrundir", "run"),
+        ("astlogdir", "log"),
+        ("astspooldir", "spool"),
+        ("astdbdir", "db"),
+        ("astcachedir", "cache"),
+    ]:
+        assert f"{key} => /var/lib/speech-ivr/instances/demo/{sub}\n" in text
+    assert "astdatadir" not in text  # Debian's default: sounds are shared
+
+
+def test_http_and_ari_conf() -> None:
+    http = render_http_conf(18088)
+    assert "bindaddr = 127.0.0.1\n" in http
+    assert "bindport = 18088\n" in http
+    assert "sessionlimit = 1000\n" in http
+    ari = render_ari_conf("speech-ivr", "s3cret")
+    assert "[speech-ivr]\ntype = user\n" in ari
+    assert "password = s3cret\npassword_format = plain\n" in ari
+
+
+def test_write_configs_writes_private_files(tmp_path: Path) -> None:
+    layout = InstanceLayout(tmp_path, "unit")
+    write_configs(layout, http_port=18088, ari_user="speech-ivr", ari_password="pw")
+    etc = layout.host_dir / "etc"
+    assert layout.host_dir == tmp_path / "var/lib/speech-ivr/instances/unit"
+    assert layout.asterisk_conf == PurePosixPath(
+        "/var/lib/speech-ivr/instances/unit/etc/asterisk.conf"
+    )
+    names = {path.name for path in etc.iterdir()}
+    assert {"asterisk.conf", "http.conf", "ari.conf", "modules.conf", "extensions.conf"} <= names
+    assert stat.S_IMODE((etc / "ari.conf").stat().st_mode) == 0o600
+    dialplan = (etc / "extensions.conf").read_text()
+    for context in (
+        "[ivr-in]",
+        "[ivr-flow]",
+        "[ivr-dest](ivr-arrival)",
+        "[ivr-fallback](ivr-arrival)",
+        "[caller]",
+    ):
+        assert context in dialplan
+    for sub in ("run", "log", "spool", "db", "cache"):
+        assert (layout.host_dir / sub).is_dir()
+
+
+def test_bad_instance_name() -> None:
+    with pytest.raises(SandboxError, match="bad sandbox name"):
+        Sandbox("../etc")
+
+
+def test_rootfs_build_needs_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    with pytest.raises(SandboxError, match="needs root"):
+        ensure_rootfs(tmp_path)
+
+
+def test_existing_rootfs_is_reused(tmp_path: Path) -> None:
+    (tmp_path / "asterisk-22").mkdir()
+    assert ensure_rootfs(tmp_path) == tmp_path / "asterisk-22"
+
+
+def test_synthesize_names_missing_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("shutil.which", lambda _tool: None)
+    with pytest.raises(SandboxError, match="apt-get install espeak-ng sox"):
+        synthesize("안녕하세요", tmp_path)
+
+
+# --- speech files (espeak-ng and sox) -------------------------------------------------------
+
+
+@pytest.mark.real
+def test_synthesize_writes_trimmed_8khz_mono_wav(tmp_path: Path) -> None:
+    sounds_dir = tmp_path / "speech-ivr"
+    media = synthesize("영업부 연결해 주세요", sounds_dir)
+    assert media.startswith("speech-ivr/tts/")
+    path = tmp_path / f"{media}.wav"
+    with wave.open(str(path)) as wav:
+        assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (8000, 1, 2)
+        samples = array.array("h", wav.readframes(wav.getnframes()))
+    assert 1.0 < len(samples) / 8000 < 5.0
+    assert max(abs(sample) for sample in samples[:80]) > 500  # speech within the first 10 ms
+    assert synthesize("영업부 연결해 주세요", sounds_dir) == media  # cached by content
+
+
+# --- the real Asterisk ----------------------------------------------------------------------
+
+
+@pytest.mark.real
+async def test_boots_and_ari_answers(sandbox: SandboxInfo) -> None:
+    async with (
+        aiohttp.ClientSession(headers=sandbox.ari_headers) as http,
+        http.get(f"{sandbox.ari_url}ari/asterisk/info") as response,
+    ):
+        assert response.status == 200
+        info = await response.json()
+    assert info["system"]["version"].startswith("22.")
+    assert "Asterisk 22" in Sandbox(sandbox.name).cli("core show version")
+
+
+@pytest.mark.real
+def test_boot_log_is_clean(sandbox: SandboxInfo) -> None:
+    boot = sandbox.log_file.read_text().split("Asterisk Ready.")[0]
+    problems = [line for line in boot.splitlines() if "WARNING[" in line or "ERROR[" in line]
+    assert problems == []
+
+
+@pytest.mark.real
+@pytest.mark.parametrize(
+    ("endpoint", "context", "extension"),
+    [
+        ("Local/sales-team@ivr-dest", "ivr-dest", "sales-team"),
+        ("Local/0@ivr-dest", "ivr-dest", "0"),
+        ("Local/s@ivr-fallback", "ivr-fallback", "s"),
+    ],
+)
+async def test_destination_reports_arrival(
+    sandbox: SandboxInfo, endpoint: str, context: str, extension: str
+) -> None:
+    async with CallLab(sandbox) as lab:
+        call = await lab.call(
+            endpoint=endpoint,
+            variables={
+                "IVR_TRANSCRIPT": "영업 부서, 연결",
+                "IVR_INTENT": "sales",
+                "IVR_RESULT": "matched",
+            },
+        )
+        arrival = await call.arrival(timeout=5)
+        await call.gone(timeout=5)
+        assert await lab.wait_idle() == ([], [])
+    assert (arrival.context, arrival.extension) == (context, extension)
+    assert arrival.variables == {
+        "Intent": "sales",
+        "Confidence": "",
+        "Transcript": "영업 부서, 연결",  # spaces and commas survive
+        "Flow": "",
+        "Result": "matched",
+    }
+
+
+async def _post(http: aiohttp.ClientSession, url: str, **params: str) -> None:
+    async with http.post(url, params=params):
+        pass
+
+
+@pytest.fixture
+async def answering_ivr(sandbox: SandboxInfo) -> AsyncIterator[None]:
+    """Stands in for the IVR app: answers every call that enters Stasis(speech-ivr) and keeps it."""
+    async with aiohttp.ClientSession(headers=sandbox.ari_headers, raise_for_status=True) as http:
+        events = await http.ws_connect(f"{sandbox.ari_url}ari/events", params={"app": "speech-ivr"})
+
+        async def answer_calls() -> None:
+            async for message in events:
+                event = message.json()
+                if event["type"] == "StasisStart":
+                    channel = event["channel"]["id"]
+                    await _post(http, f"{sandbox.ari_url}ari/channels/{channel}/answer")
+
+        answering = asyncio.create_task(answer_calls())
+        async with CallLab(sandbox) as lab:
+            await lab.wait_for_app("speech-ivr")
+        yield
+        await events.close()
+        answering.cancel()
+        with suppress(asyncio.CancelledError):
+            await answering
+
+
+@pytest.mark.real
+@pytest.mark.usefixtures("answering_ivr")
+async def test_caller_speaks_the_file_then_dtmf_and_is_routed(sandbox: SandboxInfo) -> None:
+    media = synthesize("영업부 연결해 주세요", sandbox.sounds_dir)
+    with wave.open(str(sandbox.sounds_dir.parent / f"{media}.wav")) as wav:
+        duration = wav.getnframes() / wav.getframerate()
+    async with CallLab(sandbox) as lab:
+        call = await lab.call(speech=media, flow="demo-flow", delay=0.3, dtmf="1#", hold=10)
+        start, end = await call.speech_start(), await call.speech_end()
+        assert end - start == pytest.approx(duration, abs=0.1)  # measured: within 3 ms
+        await lab.wait_for(
+            lambda event: (
+                event["type"] == "ChannelDtmfReceived"
+                and event["channel"]["id"] == call.other_id
+                and event["digit"] == "#"
+            ),
+            timeout=5,
+        )
+        # (StasisStart goes only to the app that owns the channel, not to the observer.)
+        entered = [
+            event
+            for event in call.events
+            if event["type"] == "ChannelDialplan" and event["dialplan_app"] == "Stasis"
+        ]
+        assert [event["dialplan_app_data"] for event in entered] == ["speech-ivr,demo-flow"]
+
+        # What the IVR does once it knows: result variables, then continue to the destination.
+        ari = f"{sandbox.ari_url}ari/channels/{call.other_id}"
+        async with aiohttp.ClientSession(
+            headers=sandbox.ari_headers, raise_for_status=True
+        ) as http:
+            for variable, value in {"IVR_INTENT": "sales", "IVR_FLOW": "demo-flow"}.items():
+                await _post(http, f"{ari}/variable", variable=variable, value=value)
+            destination = {"context": "ivr-dest", "extension": "sales", "priority": "1"}
+            await _post(http, f"{ari}/continue", **destination)
+        arrival = await call.arrival(timeout=5)
+        await call.gone(timeout=5)
+        assert await lab.wait_idle() == ([], [])
+    assert (arrival.extension, arrival.variables["Intent"], arrival.variables["Flow"]) == (
+        "sales",
+        "sales",
+        "demo-flow",
+    )
+    assert arrival.at > end
+
+
+@pytest.mark.real
+@pytest.mark.usefixtures("answering_ivr")
+async def test_caller_can_hang_up_early(sandbox: SandboxInfo) -> None:
+    async with CallLab(sandbox) as lab:
+        call = await lab.call(hangup_after=0.5)
+        await call.gone(timeout=5)
+        assert not any(event["type"] == "ChannelUserevent" for event in call.events)
+        destroyed = [event for event in call.events if event["type"] == "ChannelDestroyed"]
+        answered = next(
+            event
+            for event in call.events
+            if event["type"] == "ChannelStateChange" and event["channel"]["state"] == "Up"
+        )
+        lifetime = parse_timestamp(destroyed[0]["timestamp"]) - parse_timestamp(
+            answered["timestamp"]
+        )
+        assert 0.4 < lifetime < 1.5
+        assert await lab.wait_idle() == ([], [])
+
+
+@pytest.mark.real
+async def test_hangup_and_timeout_message(sandbox: SandboxInfo) -> None:
+    async with CallLab(sandbox) as lab:
+        call = await lab.call(endpoint="Local/s@ivr-in")  # no app registered: Stasis() fails
+        with pytest.raises(TimeoutError, match=r"(?s)did not arrive.*Stasis\(speech-ivr\)"):
+            await call.arrival(timeout=0.5)
+        await call.hangup()  # already gone: no error
+        await call.gone(timeout=5)
+
+
+@pytest.mark.real
+def test_up_is_idempotent(sandbox: SandboxInfo) -> None:
+    assert Sandbox(sandbox.name).up() == sandbox
+    assert Sandbox(sandbox.name).status() == sandbox
+
+
+@pytest.mark.real
+def test_taken_port_is_named(sandbox: SandboxInfo) -> None:
+    with pytest.raises(SandboxError, match=f"port {sandbox.http_port} is taken"):
+        Sandbox(f"{sandbox.name}-taken", http_port=sandbox.http_port).up()
+
+
+@pytest.mark.real
+def test_down_then_up_keeps_port_and_password(sandbox: SandboxInfo) -> None:
+    instance = Sandbox(f"{sandbox.name}-cycle")
+    try:
+        first = instance.up()
+        instance.down()
+        assert instance.status() is None
+        instance.down()  # not running: nothing to do
+        second = instance.up()
+        assert (second.http_port, second.ari_password) == (first.http_port, first.ari_password)
+        assert second.pid != first.pid
+    finally:
+        instance.down(purge=True)
+    assert instance.status() is None
+    with pytest.raises(SandboxError, match="not running"):
+        instance.cli("core show uptime")
