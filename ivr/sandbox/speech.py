@@ -32,23 +32,30 @@ TRIM_SILENCE = [
 
 
 def synthesize(
-    text: str, sounds_dir: Path, *, voice: str = "ko+f2", speed: int = 130, subdir: str = "tts"
+    text: str,
+    sounds_dir: Path,
+    *,
+    voice: str = "ko+f2",
+    speed: int = 130,
+    subdir: str = "tts",
+    name: str | None = None,
 ) -> str:
-    """Render `text` to `sounds_dir/subdir/<hash>.wav` (8 kHz mono 16-bit); return its media name.
+    """Render `text` to `sounds_dir/subdir/<name>.wav` (8 kHz mono 16-bit); return its media name.
 
     `sounds_dir` is a directory directly under Asterisk's sounds root (`SandboxInfo.sounds_dir`);
     the returned name is relative to that root and has no extension, e.g. `speech-ivr/tts/3fa2...`,
-    ready for `Playback()` or ARI `sound:`. The file name is a hash of text, voice and speed, so a
-    file that exists already is reused.
+    ready for `Playback()` or ARI `sound:`. Without a `name` the file is named by a hash of text,
+    voice and speed, so a file that exists already is reused; a named file (a flow's prompt) is
+    rendered anew each time, so that edited text is never shadowed by an old file.
     """
     for tool in ("espeak-ng", "sox"):
         if shutil.which(tool) is None:
             raise SandboxError(f"{tool} is missing: apt-get install espeak-ng sox")
-    key = hashlib.sha1(f"{voice}\0{speed}\0{text}".encode()).hexdigest()[:16]
+    key = name or hashlib.sha1(f"{voice}\0{speed}\0{text}".encode()).hexdigest()[:16]
     target_dir = sounds_dir / subdir
     target = target_dir / f"{key}.wav"
     media = f"{sounds_dir.name}/{subdir}/{key}"
-    if target.exists():
+    if name is None and target.exists():
         return media
 
     target_dir.mkdir(parents=True, exist_ok=True)
@@ -68,11 +75,17 @@ def synthesize(
 
 
 async def synthesize_async(
-    text: str, sounds_dir: Path, *, voice: str = "ko+f2", speed: int = 130, subdir: str = "tts"
+    text: str,
+    sounds_dir: Path,
+    *,
+    voice: str = "ko+f2",
+    speed: int = 130,
+    subdir: str = "tts",
+    name: str | None = None,
 ) -> str:
     """`synthesize` in a worker thread, for use inside an event loop."""
     return await asyncio.to_thread(
-        synthesize, text, sounds_dir, voice=voice, speed=speed, subdir=subdir
+        synthesize, text, sounds_dir, voice=voice, speed=speed, subdir=subdir, name=name
     )
 
 

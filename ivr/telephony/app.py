@@ -10,6 +10,7 @@ previous run get a session, and sessions whose caller vanished meanwhile are end
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -23,7 +24,7 @@ from ivr.dialog.events import CallerHungUp, Event
 from ivr.flow import Flow, FlowSet
 from ivr.grammar.matcher import IntentMatcher
 from ivr.settings import Settings
-from ivr.speech.models import ModelStore
+from ivr.speech.models import ModelNotFound, ModelStore
 from ivr.telephony.ari import AriUnavailable, connect, is_gone
 from ivr.telephony.call import AriCall
 from ivr.telephony.router import AriEvent, EventRouter, is_own_id
@@ -54,13 +55,22 @@ class SpeechIvrApp:
             max_workers=settings.decode_threads or os.cpu_count() or 2, thread_name_prefix="vosk"
         )
 
+    @property
+    def active_calls(self) -> int:
+        return len(self._calls)
+
+    async def idle(self) -> None:
+        """Return once every call in progress has finished (and released what it held)."""
+        while self._calls:
+            await asyncio.wait(list(self._calls.values()))
+
     async def run(self) -> None:
         """Serve calls until cancelled, reconnecting whenever Asterisk goes away.
 
         When cancelled, calls in progress get a moment to finish (events still flow),
         then the rest are sent to their fallback.
         """
-        await self.models.preload(flow.language for flow in self.flows.flows.values())
+        await self._load_models()
         serving = asyncio.create_task(self._serve_forever())
         try:
             await asyncio.shield(serving)
@@ -71,6 +81,22 @@ class SpeechIvrApp:
             self._executor.shutdown(wait=False, cancel_futures=True)
             if self._client is not None:
                 await self._client.close()
+
+    async def _load_models(self) -> None:
+        """Load each flow language's model before the first call; a flow whose model is
+        missing is disabled with a warning, unless no flow (or not the default one) is left."""
+        usable = dict(self.flows.flows)
+        for language in sorted({flow.language for flow in usable.values()}):
+            try:
+                await self.models.preload([language])
+            except ModelNotFound as exc:
+                for name in [n for n, f in usable.items() if f.language == language]:
+                    log.warning("flow %s disabled (%s): %s", name, usable[name].source, exc)
+                    del usable[name]
+        default = self.settings.default_flow
+        if not usable or (default is not None and default not in usable):
+            raise ModelNotFound(f"no model for the default flow {default!r}" if usable else "no usable flow")
+        self.flows = dataclasses.replace(self.flows, flows=usable)
 
     async def _serve_forever(self) -> None:
         attempt = 0

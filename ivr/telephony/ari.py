@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import aiohttp
 import aioari
 from aiohttp import web_exceptions
@@ -26,8 +28,9 @@ async def connect(settings: Settings) -> aioari.Client:
     """
     http_client = AsynchronousHttpClient()
     await http_client.session.close()
+    credentials = f"{settings.ari_user}:{settings.ari_password.get_secret_value()}"
     http_client.session = aiohttp.ClientSession(
-        auth=aiohttp.BasicAuth(settings.ari_user, settings.ari_password.get_secret_value()),
+        headers={"Authorization": "Basic " + base64.b64encode(credentials.encode()).decode()},
         timeout=aiohttp.ClientTimeout(total=None, connect=10),
     )
     client = aioari.Client(settings.ari_url, http_client)

@@ -107,12 +107,14 @@ class CallSession:
         outcome = self.engine.outcome
         if outcome is not None:
             log.info(
-                "%s: %s -> %s%s in %.1fs",
+                "%s: %s after %.1fs%s%s",
                 self.call.name,
                 outcome.result.value,
-                outcome.destination or "hangup",
-                f" ({outcome.intent}, {outcome.score:.0f}, {outcome.transcript!r})" if outcome.intent else "",
                 self._clock() - started,
+                f" -> {outcome.destination}" if outcome.destination else "",
+                f" ({outcome.intent}, score {outcome.score:.0f}, heard {outcome.transcript!r})"
+                if outcome.transcript
+                else "",
             )
         return outcome
 

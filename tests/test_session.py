@@ -1,0 +1,173 @@
+"""The per-call driver with a fake call and fake taps: whatever goes wrong, the caller leaves."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+
+import pytest
+
+from ivr.dialog.events import Event, PromptFinished, PromptStarted
+from ivr.flow.model import Destination, Flow, Menu, Timeouts
+from ivr.grammar.matcher import IntentMatcher
+from ivr.telephony.session import CallSession
+
+FALLBACK = Destination(context="ivr-fallback", extension="s")
+
+
+class FakeCall:
+    def __init__(self, inbox: asyncio.Queue[Event], *, prompt_seconds: float = 0.0, fail_play: bool = False) -> None:
+        self.id = "call-1"
+        self.name = "Local/test;2"
+        self.gone = asyncio.Event()
+        self.log: list[tuple] = []
+        self._inbox = inbox
+        self._prompt_seconds = prompt_seconds
+        self._fail_play = fail_play
+
+    async def answer(self) -> None:
+        self.log.append(("answer",))
+
+    async def play(self, playback_id: str, media: str) -> None:
+        self.log.append(("play", media))
+        if self._fail_play:
+            raise RuntimeError("500 Internal Server Error")
+        self._inbox.put_nowait(PromptStarted(playback_id))
+        loop = asyncio.get_running_loop()
+        loop.call_later(self._prompt_seconds, self._inbox.put_nowait, PromptFinished(playback_id))
+
+    async def stop_prompt(self, playback_id: str) -> None:
+        self.log.append(("stop", playback_id))
+
+    async def stop_prompts(self) -> None:
+        self.log.append(("stop-all",))
+
+    async def set_variables(self, variables: Mapping[str, str]) -> None:
+        self.log.append(("set", dict(variables)))
+
+    async def continue_in_dialplan(self, destination: Destination) -> None:
+        self.log.append(("continue", destination))
+
+    async def hangup(self, reason: str = "normal") -> None:
+        self.log.append(("hangup", reason))
+
+    def close(self) -> None:
+        self.log.append(("close",))
+
+    def result(self) -> str:
+        return next(entry[1]["IVR_RESULT"] for entry in self.log if entry[0] == "set")
+
+
+class SilentTap:
+    """Zeros in 20 ms frames until closed, or until ``dies_after`` seconds."""
+
+    def __init__(self, dies_after: float | None = None) -> None:
+        self.closed = asyncio.Event()
+        self._dies_after = dies_after
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
+        end = None if self._dies_after is None else loop.time() + self._dies_after
+        while not self.closed.is_set() and (end is None or loop.time() < end):
+            yield bytes(640)
+            await asyncio.sleep(0.02)
+
+    async def close(self) -> None:
+        self.closed.set()
+
+
+def make_flow(no_input: float = 0.2) -> Flow:
+    return Flow(
+        name="test",
+        language="ko",
+        start="main",
+        fallback=FALLBACK,
+        menus={
+            "main": Menu(
+                prompt="sound:main",
+                grammar="g",
+                routes={"sales": Destination(context="ivr-dest", extension="sales")},
+                timeouts=Timeouts(no_input=no_input),
+            )
+        },
+    )
+
+
+def make_session(call: FakeCall, inbox: asyncio.Queue[Event], open_tap, flow: Flow | None = None) -> CallSession:
+    async def no_model() -> None:
+        return None
+
+    return CallSession(
+        call,
+        inbox,
+        flow or make_flow(),
+        matchers={"g": IntentMatcher({"sales": ["영업부"]})},
+        load_model=no_model,
+        open_tap=open_tap,
+    )
+
+
+async def test_silence_goes_to_the_fallback_and_the_tap_is_closed() -> None:
+    inbox: asyncio.Queue[Event] = asyncio.Queue()
+    call, tap = FakeCall(inbox, prompt_seconds=0.05), SilentTap()
+
+    async def open_tap() -> SilentTap:
+        return tap
+
+    outcome = await asyncio.wait_for(make_session(call, inbox, open_tap).run(), 5)
+    assert outcome is not None and outcome.result.value == "no-input"
+    assert call.log[-2:] == [("continue", FALLBACK), ("close",)]
+    assert tap.closed.is_set()
+
+
+async def test_a_tap_that_cannot_be_opened_sends_the_call_to_the_fallback() -> None:
+    inbox: asyncio.Queue[Event] = asyncio.Queue()
+    call = FakeCall(inbox, prompt_seconds=10)
+
+    async def open_tap() -> SilentTap:
+        raise OSError("connection refused")
+
+    await asyncio.wait_for(make_session(call, inbox, open_tap).run(), 5)
+    assert call.result() == "error"
+    assert ("continue", FALLBACK) in call.log
+
+
+async def test_a_tap_that_dies_mid_call_sends_the_call_to_the_fallback() -> None:
+    inbox: asyncio.Queue[Event] = asyncio.Queue()
+    call = FakeCall(inbox, prompt_seconds=10)
+
+    async def open_tap() -> SilentTap:
+        return SilentTap(dies_after=0.1)
+
+    await asyncio.wait_for(make_session(call, inbox, open_tap).run(), 5)
+    assert call.result() == "error"
+    assert ("continue", FALLBACK) in call.log
+
+
+async def test_an_unexpected_error_still_sends_the_caller_to_the_fallback() -> None:
+    inbox: asyncio.Queue[Event] = asyncio.Queue()
+    call = FakeCall(inbox, fail_play=True)
+
+    async def open_tap() -> SilentTap:
+        return SilentTap()
+
+    await asyncio.wait_for(make_session(call, inbox, open_tap).run(), 5)
+    assert ("stop-all",) in call.log
+    assert call.result() == "error"
+    assert call.log[-2:] == [("continue", FALLBACK), ("close",)]
+
+
+async def test_a_session_cancelled_at_shutdown_sends_its_caller_to_the_fallback() -> None:
+    inbox: asyncio.Queue[Event] = asyncio.Queue()
+    call, tap = FakeCall(inbox, prompt_seconds=10), SilentTap()
+
+    async def open_tap() -> SilentTap:
+        return tap
+
+    task = asyncio.create_task(make_session(call, inbox, open_tap).run())
+    await asyncio.sleep(0.1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert call.result() == "error"
+    assert ("continue", FALLBACK) in call.log and tap.closed.is_set()
