@@ -42,10 +42,10 @@ SWITCHBOARD_KO_CALLERS: dict[str, Spoken] = {
     # espeak-ng's Korean is far from a human caller and most renderings decode wrongly or
     # unstably; these decoded to their intent every time, offline with 60-300 ms of lead-in
     # and through the sandbox Asterisk (accuracy over many renderings is bench/'s job).
-    "sales": Spoken("영업부", "ko+m4", 130),
-    "support": Spoken("환불", "ko+m4", 130),
-    "billing": Spoken("요금 납부", "ko+f5", 130),
-    "tech": Spoken("장애", "ko+f3", 130),
+    "sales": Spoken("영업부", "ko+f2", 130),
+    "support": Spoken("환불", "ko+f2", 130),
+    "billing": Spoken("요금 납부", "ko+f3", 130),
+    "tech": Spoken("오류", "ko+f2", 130),
     "operator": Spoken("상담원", "ko+f5", 130),
 }
 """Intent of flows/switchboard-ko.yaml -> a rendering of one of its phrases."""
