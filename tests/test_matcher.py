@@ -22,7 +22,7 @@ def matcher() -> IntentMatcher:
 def test_vocabulary_is_the_sorted_distinct_words(matcher: IntentMatcher) -> None:
     assert matcher.vocabulary == sorted(
         "영업부 영업 구매 문의 고객 지원 고객센터 환불 배송 요금 납부 청구서"
-        " 기술지원 기술 장애 인터넷 상담원 상담 사람 직원 연결".split()
+        " 기술지원 기술 장애 인터넷 오류 수리 상담원 상담 사람 직원 연결".split()
     )
 
 

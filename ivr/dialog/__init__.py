@@ -8,7 +8,6 @@ The ARI driver, the simulator and the unit tests all drive the same engine.
 from ivr.dialog.actions import (
     Action,
     ContinueInDialplan,
-    Hangup,
     Listen,
     Play,
     SetVariables,
@@ -33,7 +32,6 @@ __all__ = [
     "ContinueInDialplan",
     "DialogEngine",
     "Event",
-    "Hangup",
     "Listen",
     "Outcome",
     "Play",

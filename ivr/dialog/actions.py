@@ -52,11 +52,4 @@ class ContinueInDialplan:
     destination: Destination
 
 
-@dataclass(frozen=True)
-class Hangup:
-    """Hang the call up: the last action when there is nowhere to send it."""
-
-    reason: str = "normal"
-
-
-Action = Play | StopPrompt | Listen | StopListening | SetVariables | ContinueInDialplan | Hangup
+Action = Play | StopPrompt | Listen | StopListening | SetVariables | ContinueInDialplan

@@ -21,7 +21,6 @@ import vosk
 from ivr.dialog.actions import (
     Action,
     ContinueInDialplan,
-    Hangup,
     Listen,
     Play,
     SetVariables,
@@ -170,9 +169,6 @@ class CallSession:
                 case ContinueInDialplan(destination):
                     # The snoop would keep listening in the dialplan: delete it as we leave.
                     await asyncio.gather(self._close_tap(), self.call.continue_in_dialplan(destination))
-                    self._left = True
-                case Hangup(reason):
-                    await asyncio.gather(self._close_tap(), self.call.hangup(reason))
                     self._left = True
 
     async def _close_tap(self) -> None:
