@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
-from ivr.flow import load_flows
 from ivr.sandbox import CallLab, Sandbox, SandboxInfo
-from ivr.sandbox.prompts import install_prompts
 from ivr.settings import Settings
 from ivr.speech.models import ModelStore
 from ivr.telephony.app import SpeechIvrApp
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+from tests.harness import running_app
 
 
 @pytest.fixture(scope="session")
@@ -33,28 +26,15 @@ def sandbox() -> Iterator[SandboxInfo]:
 
 
 @pytest.fixture(scope="session")
-async def ivr_app(sandbox: SandboxInfo) -> AsyncIterator[SpeechIvrApp]:
-    """The Stasis app, with the shipped flows and the real Korean model, serving the sandbox."""
-    await asyncio.to_thread(install_prompts, sandbox.sounds_dir)
-    settings = Settings(
-        ari_url=sandbox.ari_url,
-        ari_user=sandbox.ari_user,
-        ari_password=SecretStr(sandbox.ari_password),
-        flows_dir=PROJECT_DIR / "flows",
-        grammars_dir=PROJECT_DIR / "grammars",
-        default_flow="switchboard-ko",
-    )
-    app = SpeechIvrApp(settings, load_flows(settings.flows_dir, settings.grammars_dir), ModelStore(settings.models))
-    serving = asyncio.create_task(app.run())
-    ready = asyncio.create_task(app.ready.wait())
-    await asyncio.wait([ready, serving], return_when=asyncio.FIRST_COMPLETED, timeout=60)
-    if serving.done():
-        serving.result()
-    assert app.ready.is_set(), "the app did not register with the sandbox Asterisk"
-    yield app
-    serving.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await serving
+def models() -> ModelStore:
+    """The real models, loaded once for the whole session (about 2 s and 500 MB for Korean)."""
+    return ModelStore(Settings().models)
+
+
+@pytest.fixture(scope="session")
+async def ivr_app(sandbox: SandboxInfo, models: ModelStore) -> AsyncIterator[SpeechIvrApp]:
+    async with running_app(sandbox, models) as app:
+        yield app
 
 
 @pytest.fixture

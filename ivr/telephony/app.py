@@ -116,7 +116,7 @@ class SpeechIvrApp:
         ws = await client.swagger.events.eventWebsocket(app=self.settings.app)
         try:
             log.info("registered as ARI application %r at %s", self.settings.app, self.settings.ari_url)
-            await self._reconcile(client)
+            await self.reconcile()
             self.ready.set()
             async for message in ws:
                 if message.type is aiohttp.WSMsgType.TEXT:
@@ -167,7 +167,11 @@ class SpeechIvrApp:
             flow = self.flows.flows[fallback_name]
         return flow
 
-    async def _reconcile(self, client: aioari.Client) -> None:
+    async def reconcile(self) -> None:
+        """Bring Asterisk's state and the app's in line (done on every connection): delete
+        leftover taps, snoops and bridges, take back stranded callers, end vanished calls."""
+        client = self._client
+        assert client is not None, "not connected"
         channels = [c.json for c in await client.channels.list()]
         bridges = [b.json for b in await client.bridges.list()]
         present = {c["id"] for c in channels}
