@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 
 from ivr import __version__
 from ivr.settings import Settings
@@ -90,11 +90,7 @@ def _run(args: argparse.Namespace) -> int:
         if info is None:
             print(f"speech-ivr: sandbox {args.sandbox!r} is not running (speech-ivr sandbox up)", file=sys.stderr)
             return 2
-        overrides = {
-            "ari_url": info.ari_url,
-            "ari_user": info.ari_user,
-            "ari_password": SecretStr(info.ari_password),
-        }
+        overrides = info.app_settings().model_dump(include={"ari_url", "ari_user", "ari_password"})
     try:
         settings = _settings(args, **overrides)
     except ValidationError as exc:

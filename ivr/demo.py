@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
 from ivr.flow import load_flows
 from ivr.sandbox import Arrival, CallLab, Sandbox, SandboxInfo
 from ivr.sandbox.prompts import PROMPTS, SWITCHBOARD_KO_CALLERS, Spoken, install_prompts
-from ivr.settings import Settings
 from ivr.speech.models import ModelStore
-from ivr.telephony.app import SpeechIvrApp
+from ivr.telephony.app import SpeechIvrApp, serving
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEMO_FLOW = "switchboard-ko"
@@ -55,39 +51,19 @@ async def run_demo(*, keep: bool = False) -> int:
 async def _call_the_ivr(
     console: Console, info: SandboxInfo
 ) -> list[tuple[DemoCall, Arrival | None, float | None]]:
-    settings = Settings(
-        ari_url=info.ari_url,
-        ari_user=info.ari_user,
-        ari_password=SecretStr(info.ari_password),
+    settings = info.app_settings(
         flows_dir=PROJECT_DIR / "flows",
         grammars_dir=PROJECT_DIR / "grammars",
         default_flow=DEMO_FLOW,
     )
     flows = load_flows(settings.flows_dir, settings.grammars_dir)
     app = SpeechIvrApp(settings, flows, ModelStore(settings.models))
-    serving = asyncio.create_task(app.run())
-    try:
-        with console.status("loading the Korean model and connecting to ARI"):
-            await _until_ready(app, serving)
-        calls = [DemoCall(spoken, intent) for intent, spoken in SWITCHBOARD_KO_CALLERS.items()]
-        calls.append(DemoCall(None, "no-input"))
-        async with CallLab(info) as lab:
-            with console.status(f"placing {len(calls)} calls at once"):
-                return list(await asyncio.gather(*(_place(lab, info, call) for call in calls)))
-    finally:
-        serving.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await serving
-
-
-async def _until_ready(app: SpeechIvrApp, serving: asyncio.Task[None]) -> None:
-    ready = asyncio.create_task(app.ready.wait())
-    await asyncio.wait([ready, serving], return_when=asyncio.FIRST_COMPLETED, timeout=60)
-    if serving.done():
-        serving.result()  # the app failed: show why
-    if not app.ready.is_set():
-        ready.cancel()
-        raise TimeoutError("the app did not register with Asterisk within 60 s")
+    calls = [DemoCall(spoken, intent) for intent, spoken in SWITCHBOARD_KO_CALLERS.items()]
+    calls.append(DemoCall(None, "no-input"))
+    console.print("loading the Korean model and connecting the app to ARI")
+    async with serving(app), CallLab(info) as lab:
+        with console.status(f"placing {len(calls)} calls at once"):
+            return list(await asyncio.gather(*(_place(lab, info, call) for call in calls)))
 
 
 async def _place(
@@ -112,11 +88,14 @@ def _as_expected(call: DemoCall, arrival: Arrival | None) -> bool:
 
 
 def _table(results: list[tuple[DemoCall, Arrival | None, float | None]]) -> Table:
-    table = Table(title=f"calls into flow {DEMO_FLOW}")
-    for column in ("caller said", "transcript", "intent", "score", "reached (seen by Asterisk)", "result", "end of speech → arrival"):
+    table = Table(
+        title=f"calls into flow {DEMO_FLOW}",
+        caption="reached: the destination as Asterisk saw it; latency: end of speech to arrival",
+    )
+    for column in ("caller said", "heard", "intent", "score", "reached", "result", "latency"):
         table.add_column(column)
     for call, arrival, latency in results:
-        said = f"{call.said.text} ({call.said.voice})" if call.said else "(silence)"
+        said = call.said.text if call.said else "(silence)"
         if arrival is None:
             table.add_row(said, "", "", "", "[red]nothing within 30 s[/red]", "", "")
             continue

@@ -22,6 +22,11 @@ import urllib.request
 from base64 import b64encode
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from ivr.settings import Settings
 
 from .config import ARI_USER, InstanceLayout, write_configs, write_private
 from .errors import SandboxError
@@ -58,6 +63,15 @@ class SandboxInfo:
         """The HTTP basic `Authorization` header for ARI requests and the events websocket."""
         credentials = b64encode(f"{self.ari_user}:{self.ari_password}".encode()).decode()
         return {"Authorization": f"Basic {credentials}"}
+
+    def app_settings(self, **overrides: Any) -> Settings:
+        """Settings that point the app at this instance's ARI."""
+        return Settings(
+            ari_url=self.ari_url,
+            ari_user=self.ari_user,
+            ari_password=SecretStr(self.ari_password),
+            **overrides,
+        )
 
     @property
     def sounds_dir(self) -> Path:

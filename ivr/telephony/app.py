@@ -10,11 +10,12 @@ previous run get a session, and sessions whose caller vanished meanwhile are end
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 import aiohttp
@@ -208,6 +209,29 @@ class SpeechIvrApp:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+
+
+@contextlib.asynccontextmanager
+async def serving(app: SpeechIvrApp, *, timeout: float = 60.0) -> AsyncIterator[SpeechIvrApp]:
+    """Run the app in the background for the block, once it is registered with Asterisk.
+
+    Raises what made the app fail to start, or TimeoutError if it did not register in time
+    (the first start loads the speech models: seconds).
+    """
+    task = asyncio.create_task(app.run())
+    ready = asyncio.create_task(app.ready.wait())
+    try:
+        await asyncio.wait([ready, task], return_when=asyncio.FIRST_COMPLETED, timeout=timeout)
+        if task.done():
+            task.result()
+        if not app.ready.is_set():
+            raise TimeoutError(f"the app did not register with Asterisk within {timeout:.0f} s")
+        yield app
+    finally:
+        ready.cancel()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def _quietly(request: object) -> None:
