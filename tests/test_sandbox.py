@@ -212,6 +212,7 @@ async def test_destination_reports_arrival(
         "Confidence": "",
         "Transcript": "영업 부서, 연결",  # spaces and commas survive
         "Flow": "",
+        "Menu": "",
         "Result": "matched",
     }
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Mapping
 import pytest
 
 from ivr.dialog.events import Event, PromptFinished, PromptStarted
-from ivr.flow.model import Destination, Flow, Menu, Timeouts
+from ivr.flow.model import Destination, Flow, Menu, Route, Timeouts
 from ivr.grammar.matcher import IntentMatcher
 from ivr.telephony.session import CallSession
 
@@ -86,7 +86,7 @@ def make_flow(no_input: float = 0.2) -> Flow:
             "main": Menu(
                 prompt="sound:main",
                 grammar="g",
-                routes={"sales": Destination(context="ivr-dest", extension="sales")},
+                routes={"sales": Route(context="ivr-dest", extension="sales")},
                 timeouts=Timeouts(no_input=no_input),
             )
         },

@@ -6,11 +6,15 @@ from dataclasses import dataclass
 
 from ivr.flow.model import Destination, Timeouts
 
+CONFIRM_GRAMMAR = "@yes-no"
+
 
 @dataclass(frozen=True)
 class Play:
+    """Play a prompt: one or more media URIs in a row, as one playback."""
+
     playback_id: str
-    media: str
+    media: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -26,7 +30,11 @@ class StopPrompt:
 
 @dataclass(frozen=True)
 class Listen:
-    """Start recognizing the caller's next utterance with the grammar of a menu."""
+    """Recognize the caller's next utterance with a grammar (replacing any other one).
+
+    ``grammar`` names a grammar of the flow set, or is ``CONFIRM_GRAMMAR`` for the flow's
+    yes/no words.
+    """
 
     grammar: str
     timeouts: Timeouts

@@ -33,6 +33,13 @@ class Utterance:
 
 
 @dataclass(frozen=True)
+class Dtmf:
+    """The caller pressed (and released) a key: 0-9, *, #."""
+
+    digit: str
+
+
+@dataclass(frozen=True)
 class TapFailed:
     """The caller's audio can no longer be heard (tap not created, dropped, or silent too long)."""
 
@@ -49,4 +56,6 @@ class Tick:
     """A wake-up at or after ``DialogEngine.deadline``."""
 
 
-Event = PromptStarted | PromptFinished | SpeechStarted | Utterance | TapFailed | CallerHungUp | Tick
+Event = (
+    PromptStarted | PromptFinished | SpeechStarted | Utterance | Dtmf | TapFailed | CallerHungUp | Tick
+)

@@ -1,26 +1,26 @@
 """Load flows and grammars from YAML, reporting every problem at its line and column.
 
 Validation is the model's (:mod:`ivr.flow.model`); this module turns pydantic's errors into
-:class:`Diagnostic` s placed at the failing node, then checks what no single model can:
-that names refer to things that exist and agree with each other.
+:class:`Diagnostic` s placed at the failing node, then runs the checks of
+:mod:`ivr.flow.consistency` on what loaded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Generic, TypeVar
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
-from rapidfuzz import fuzz, process
 
-from ivr.flow.errors import Diagnostic, FlowLoadError, Severity
+from ivr.flow.consistency import check_flow, check_grammar, check_grammar_references
+from ivr.flow.errors import Diagnostic, FlowLoadError
 from ivr.flow.model import Flow, Grammar
-from ivr.flow.yaml_source import YamlSource, read_yaml
-from ivr.grammar.matcher import phrase_key
+from ivr.flow.source_file import NO_POSITIONS, SourceFile
+from ivr.flow.yaml_source import read_yaml
 
 ModelT = TypeVar("ModelT", Flow, Grammar)
 
@@ -33,22 +33,31 @@ class FlowSet:
     grammars: Mapping[str, Grammar]
     diagnostics: tuple[Diagnostic, ...] = ()
     """The warnings found while loading (errors make loading fail)."""
+    files: Mapping[Path, SourceFile] = field(
+        default_factory=lambda: MappingProxyType({}), repr=False, compare=False
+    )
+    """The files read, to place diagnostics found after loading (see :meth:`source_of`)."""
 
     def get(self, name: str) -> Flow | None:
         return self.flows.get(name)
+
+    def source_of(self, model: Flow | Grammar) -> SourceFile:
+        """The file ``model`` was read from; one without positions if it was not."""
+        path = model.source or Path(model.name)
+        return self.files.get(path) or SourceFile(path, NO_POSITIONS)
 
 
 def load_grammar(path: Path | str) -> Grammar:
     """Load one grammar file; raise :class:`FlowLoadError` if it has errors."""
     grammar = _read(Grammar, Path(path))
-    _raise_on_errors(_check_grammar(grammar))
+    _raise_on_errors(check_grammar(grammar.model, grammar.file))
     return grammar.model
 
 
 def load_flow(path: Path | str) -> Flow:
     """Load one flow file on its own (its grammars are not checked, see :func:`load_flows`)."""
     flow = _read(Flow, Path(path))
-    _raise_on_errors(_check_flow(flow))
+    _raise_on_errors(check_flow(flow.model, flow.file))
     return flow.model
 
 
@@ -57,70 +66,75 @@ def load_flows(flows_dir: Path, grammars_dir: Path) -> FlowSet:
 
     Raises :class:`FlowLoadError` with all the diagnostics found if any is an error.
     """
+    return load_files(yaml_files(flows_dir), yaml_files(grammars_dir))
+
+
+def load_files(flow_files: Iterable[Path], grammar_files: Iterable[Path]) -> FlowSet:
+    """Load these flow and grammar files and check them together, like :func:`load_flows`."""
     diagnostics: list[Diagnostic] = []
     unreadable: set[str] = set()
-    grammars = _read_all(Grammar, grammars_dir, diagnostics, unreadable)
-    flows = _read_all(Flow, flows_dir, diagnostics, unreadable)
+    grammars = _read_all(Grammar, grammar_files, diagnostics, unreadable)
+    flows = _read_all(Flow, flow_files, diagnostics, unreadable)
+    grammar_models = {name: grammar.model for name, grammar in grammars.items()}
     for grammar in grammars.values():
-        diagnostics += _check_grammar(grammar)
+        diagnostics += check_grammar(grammar.model, grammar.file)
     for flow in flows.values():
-        diagnostics += _check_flow(flow)
-        diagnostics += _check_references(flow, grammars, unreadable)
+        diagnostics += check_flow(flow.model, flow.file)
+        diagnostics += check_grammar_references(flow.model, flow.file, grammar_models, unreadable)
     diagnostics.sort()
     _raise_on_errors(diagnostics)
     return FlowSet(
         flows=MappingProxyType({name: flow.model for name, flow in flows.items()}),
-        grammars=MappingProxyType({name: grammar.model for name, grammar in grammars.items()}),
+        grammars=MappingProxyType(grammar_models),
         diagnostics=tuple(diagnostics),
+        files=MappingProxyType(
+            {loaded.file.path: loaded.file for loaded in (*grammars.values(), *flows.values())}
+        ),
+    )
+
+
+def yaml_files(directory: Path) -> list[Path]:
+    """The ``*.yaml`` and ``*.yml`` files of ``directory``, sorted, without hidden ones."""
+    return sorted(
+        path
+        for path in directory.iterdir()
+        if path.suffix in (".yaml", ".yml") and not path.name.startswith(".") and path.is_file()
     )
 
 
 @dataclass(frozen=True)
 class _Loaded(Generic[ModelT]):
-    """A validated model with the YAML it came from, to place diagnostics about it."""
+    """A validated model with the file it came from."""
 
     model: ModelT
-    path: Path
-    source: YamlSource
-
-    def diagnostic(
-        self,
-        node: Sequence[Hashable],
-        message: str,
-        severity: Severity = "error",
-        *,
-        at_key: bool = False,
-    ) -> Diagnostic:
-        return _diagnostic(self.path, self.source, node, message, severity, at_key=at_key)
+    file: SourceFile
 
 
 def _read(model_type: type[ModelT], path: Path) -> _Loaded[ModelT]:
-    source = read_yaml(path)
-    data = source.data
+    file = SourceFile(path, read_yaml(path))
+    data = file.source.data
     if isinstance(data, dict):
         if "source" in data:  # set by the loader, not by the file
-            unknown = _diagnostic(path, source, ("source",), "source: unknown key", at_key=True)
-            raise FlowLoadError([unknown])
+            raise FlowLoadError([file.diagnostic(("source",), "unknown key", at_key=True)])
         data = {"name": path.stem, **data, "source": path}
     try:
-        return _Loaded(model_type.model_validate(data), path, source)
+        return _Loaded(model_type.model_validate(data), file)
     except ValidationError as error:
-        raise FlowLoadError(
-            sorted(_from_pydantic(path, source, details) for details in error.errors())
-        ) from None
+        diagnostics = sorted(_from_pydantic(file, details) for details in error.errors())
+        raise FlowLoadError(diagnostics) from None
 
 
 def _read_all(
     model_type: type[ModelT],
-    directory: Path,
+    paths: Iterable[Path],
     diagnostics: list[Diagnostic],
     unreadable: set[str],
 ) -> dict[str, _Loaded[ModelT]]:
-    """Read a directory's files by name; a file that fails is taken to define the name of
-    its stem, in ``unreadable``, so that references to it do not add errors of their own."""
+    """Read files by name; a file that fails is taken to define the name of its stem, in
+    ``unreadable``, so that references to it do not add errors of their own."""
     kind = model_type.__name__.lower()
     loaded: dict[str, _Loaded[ModelT]] = {}
-    for path in _yaml_files(directory):
+    for path in paths:
         try:
             item = _read(model_type, path)
         except FlowLoadError as error:
@@ -129,89 +143,17 @@ def _read_all(
             continue
         name = item.model.name
         if name in loaded:
-            first = loaded[name].path
+            first = loaded[name].file.path
             diagnostics.append(
-                item.diagnostic(("name",), f"name: {kind} {name!r} is already defined in {first}")
+                item.file.diagnostic(("name",), f"{kind} {name!r} is already defined in {first}")
             )
         else:
             loaded[name] = item
     return loaded
 
 
-def _yaml_files(directory: Path) -> list[Path]:
-    return sorted(
-        path
-        for path in directory.iterdir()
-        if path.suffix in (".yaml", ".yml") and not path.name.startswith(".") and path.is_file()
-    )
-
-
-def _check_grammar(grammar: _Loaded[Grammar]) -> Iterator[Diagnostic]:
-    """Every phrase has words and belongs to one intent only."""
-    owners: dict[str, tuple[str, str]] = {}
-    for intent, phrases in grammar.model.intents.items():
-        for index, text in enumerate(phrases):
-            node = ("intents", intent, index)
-            where = f"intents.{intent}[{index}]"
-            key = phrase_key(text)
-            if not key:
-                yield grammar.diagnostic(node, f"{where}: the phrase {text!r} has no words")
-                continue
-            owner, owner_text = owners.setdefault(key, (intent, text))
-            if owner != intent:
-                yield grammar.diagnostic(
-                    node,
-                    f"{where}: the phrase {text!r} is the same as {owner_text!r} of intent"
-                    f" {owner!r} (phrases are compared without case, punctuation or spaces)",
-                )
-
-
-def _check_flow(flow: _Loaded[Flow]) -> Iterator[Diagnostic]:
-    """The start menu exists."""
-    menus = flow.model.menus
-    if flow.model.start not in menus:
-        message = f"start: there is no menu {flow.model.start!r}"
-        yield flow.diagnostic(("start",), message + _did_you_mean(flow.model.start, menus))
-
-
-def _check_references(
-    flow: _Loaded[Flow], grammars: Mapping[str, _Loaded[Grammar]], unreadable: set[str]
-) -> Iterator[Diagnostic]:
-    """Each menu's grammar exists, speaks the flow's language and has its routes' intents."""
-    for menu_name, menu in flow.model.menus.items():
-        at = ("menus", menu_name)
-        where = f"menus.{menu_name}"
-        grammar = grammars.get(menu.grammar)
-        if grammar is None:
-            if menu.grammar not in unreadable:
-                message = f"{where}.grammar: there is no grammar {menu.grammar!r}"
-                yield flow.diagnostic(
-                    (*at, "grammar"), message + _did_you_mean(menu.grammar, grammars)
-                )
-            continue
-        if grammar.model.language != flow.model.language:
-            yield flow.diagnostic(
-                (*at, "grammar"),
-                f"{where}.grammar: grammar {menu.grammar!r} is in language"
-                f" {grammar.model.language!r}, the flow in {flow.model.language!r}",
-            )
-        intents = grammar.model.intents
-        for intent in menu.routes:
-            if intent not in intents:
-                message = f"{where}.routes.{intent}: grammar {menu.grammar!r} has no intent"
-                message += f" {intent!r}" + _did_you_mean(intent, intents)
-                yield flow.diagnostic((*at, "routes", intent), message, at_key=True)
-        if unrouted := [intent for intent in intents if intent not in menu.routes]:
-            yield flow.diagnostic(
-                (*at, "routes"),
-                f"{where}.routes: no route for {', '.join(map(repr, unrouted))}"
-                f" of grammar {menu.grammar!r}",
-                severity="warning",
-            )
-
-
-def _from_pydantic(path: Path, source: YamlSource, details: ErrorDetails) -> Diagnostic:
-    loc, at_key = details["loc"], details["type"] == "extra_forbidden"
+def _from_pydantic(file: SourceFile, details: ErrorDetails) -> Diagnostic:
+    loc: Sequence[object] = details["loc"]
     if details["type"] == "missing":
         message = f"missing required key {loc[-1]!r}"
         loc = loc[:-1]
@@ -221,32 +163,7 @@ def _from_pydantic(path: Path, source: YamlSource, details: ErrorDetails) -> Dia
         message = str(details["ctx"]["error"])
     else:
         message = details["msg"]
-    if loc:
-        message = f"{_dotted(loc)}: {message}"
-    return _diagnostic(path, source, loc, message, at_key=at_key)
-
-
-def _dotted(loc: Sequence[Hashable]) -> str:
-    text = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
-    return text.removeprefix(".")
-
-
-def _did_you_mean(name: str, choices: Mapping[str, object]) -> str:
-    found = process.extractOne(name, list(choices), scorer=fuzz.ratio, score_cutoff=60)
-    return f" (did you mean {found[0]!r}?)" if found else ""
-
-
-def _diagnostic(
-    path: Path,
-    source: YamlSource,
-    node: Sequence[Hashable],
-    message: str,
-    severity: Severity = "error",
-    *,
-    at_key: bool = False,
-) -> Diagnostic:
-    line, column = source.position(node, key=at_key)
-    return Diagnostic(path, line, column, severity, message)
+    return file.diagnostic(loc, message, at_key=details["type"] == "extra_forbidden")
 
 
 def _raise_on_errors(diagnostics: Iterable[Diagnostic]) -> None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$")
 
@@ -61,30 +61,146 @@ class Timeouts(_Frozen):
     """Longest utterance; the recognizer is asked for its result when it is reached."""
 
 
+def _as_media_list(value: object) -> object:
+    return (value,) if isinstance(value, str) else value
+
+
+Prompt = Annotated[
+    tuple[Annotated[str, Field(min_length=1)], ...],
+    BeforeValidator(_as_media_list),
+    Field(min_length=1),
+]
+"""One Asterisk media URI (``sound:speech-ivr/main``) or a list of them, played in a row."""
+
+DtmfKeys = Annotated[str, Field(pattern=r"^[0-9*]+$")]
+
+
+class Route(_Frozen):
+    """Where an intent leads: a dialplan destination, or another menu."""
+
+    context: str | None = Field(default=None, min_length=1)
+    extension: str | None = Field(default=None, min_length=1)
+    priority: int = Field(default=1, ge=1)
+    menu: str | None = Field(default=None, min_length=1, description="a sub-menu of this flow")
+    key: DtmfKeys | None = Field(default=None, description="DTMF keys that choose this route")
+    set: dict[str, str] = Field(default_factory=dict, description="channel variables to set on exit")
+    confirm: Prompt | None = Field(
+        default=None, description='what to ask when the menu confirms this intent ("did you say sales?")'
+    )
+
+    @field_validator("extension", "key", mode="before")
+    @classmethod
+    def _extension_as_text(cls, value: object) -> object:
+        # YAML reads `extension: 100` and `key: 1` as ints; extensions and keys are text.
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("set", mode="before")
+    @classmethod
+    def _values_as_text(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return {k: str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v for k, v in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Route:
+        if self.menu is not None:
+            if self.context is not None or self.extension is not None:
+                raise ValueError("a route goes to a menu or to a context and extension, not both")
+        elif self.context is None or self.extension is None:
+            raise ValueError("a route needs a context and an extension (or a menu)")
+        return self
+
+    @property
+    def destination(self) -> Destination | None:
+        if self.menu is not None:
+            return None
+        assert self.context is not None and self.extension is not None
+        return Destination(context=self.context, extension=self.extension, priority=self.priority)
+
+
+class Dtmf(_Frozen):
+    """How a menu reads keys: one key decides at once unless ``max_digits`` allows more."""
+
+    max_digits: int = Field(default=1, ge=1, le=32)
+    terminator: Literal["#", "*", ""] = "#"
+    """Ends a multi-digit entry early ("" for none)."""
+    inter_digit: Seconds = 3.0
+    """Silence between keys that ends a multi-digit entry."""
+
+
 class Menu(_Frozen):
     """One question to the caller and where each answer leads."""
 
-    prompt: str = Field(min_length=1, description="Asterisk media URI, e.g. sound:speech-ivr/main")
-    grammar: str = Field(min_length=1, description="name of a grammar in grammars/")
-    routes: dict[str, Destination] = Field(min_length=1, description="intent name -> destination")
+    prompt: Prompt
+    grammar: str | None = Field(
+        default=None, min_length=1, description="a grammar in grammars/; none for a keys-only menu"
+    )
+    routes: dict[str, Route] = Field(min_length=1, description="intent name -> route")
     min_score: float = Field(default=70.0, ge=0, le=100)
+    """Matches scoring below this (0-100) count as not understood."""
+    confirm_below: float = Field(default=0.0, ge=0, le=101)
+    """Matches scoring below this are confirmed with the route's ``confirm`` prompt (0: never)."""
     barge_in: bool = True
+    """Speech or a key stops the prompt; off: the prompt plays out before listening starts."""
     timeouts: Timeouts = Timeouts()
+    dtmf: Dtmf = Dtmf()
+    retries: int = Field(default=2, ge=0, le=10)
+    """How many times the caller is asked again after no input or no match."""
+    no_input: tuple[Prompt, ...] = ()
+    """Reprompts after silence, one per retry (the last repeats); none: the menu prompt again."""
+    no_match: tuple[Prompt, ...] = ()
+    """Reprompts after an answer that matched nothing; none: the menu prompt again."""
+    fallback: Destination | None = None
+    """Where this menu gives up to; the flow's fallback when unset."""
+
+    @field_validator("no_input", "no_match", mode="before")
+    @classmethod
+    def _prompt_list(cls, value: object) -> object:
+        return (value,) if isinstance(value, str) else value
+
+    def route_for_keys(self, keys: str) -> str | None:
+        """The intent whose route has exactly these DTMF keys."""
+        return next((intent for intent, route in self.routes.items() if route.key == keys), None)
+
+    @property
+    def takes_keys(self) -> bool:
+        return any(route.key is not None for route in self.routes.values())
+
+
+class ConfirmWords(_Frozen):
+    """The words that answer "did you say ...?" in a flow's language."""
+
+    yes: tuple[str, ...] = Field(min_length=1)
+    no: tuple[str, ...] = Field(min_length=1)
+
+
+CONFIRM_WORDS: dict[str, ConfirmWords] = {
+    "ko": ConfirmWords(yes=("네", "예", "응", "맞아"), no=("아니요", "아니오", "아니", "틀려")),
+    "en": ConfirmWords(yes=("yes", "yeah", "yep", "correct", "right"), no=("no", "nope", "wrong")),
+}
+"""Default yes/no words per language; a flow names its own with ``confirm_words``."""
 
 
 class Flow(_Frozen):
     """A call flow: its language, its menus and where calls go when nothing matches."""
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][-A-Za-z0-9_]*$")
     language: str = Field(min_length=1)
     start: str = Field(min_length=1, description="name of the first menu")
     fallback: Destination
     menus: dict[str, Menu] = Field(min_length=1)
+    confirm_words: ConfirmWords | None = None
+    """Yes/no words for confirmations; the language's defaults when unset."""
     source: Path | None = Field(default=None, exclude=True)
 
     @property
     def start_menu(self) -> Menu:
         return self.menus[self.start]
+
+    @property
+    def yes_no(self) -> ConfirmWords | None:
+        """The confirmation words in effect, or None if the language has no defaults."""
+        return self.confirm_words or CONFIRM_WORDS.get(self.language)
 
 
 class Grammar(_Frozen):

@@ -22,20 +22,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz
 
-from ivr.flow.model import Grammar
-from ivr.grammar.normalize import normalize
+from ivr.grammar.normalize import normalize, phrase_key
+
+if TYPE_CHECKING:
+    from ivr.flow.model import Grammar
 
 SAID_WEIGHT = 0.8
 """Share of the score for the phrase being said; the rest rewards covering the transcript."""
-
-
-def phrase_key(text: str) -> str:
-    """The form phrases and transcripts are compared in; phrases with equal keys are
-    indistinguishable to the matcher."""
-    return "".join(normalize(text).split())
 
 
 @dataclass(frozen=True)

@@ -30,3 +30,9 @@ def _remove_punctuation(text: str) -> str:
         for char in text.translate(_APOSTROPHES)
     )
     return _STRAY_APOSTROPHE.sub(" ", spaced)
+
+
+def phrase_key(text: str) -> str:
+    """The form phrases and transcripts are compared in: normalized, without spaces (Korean
+    spacing varies). Phrases with equal keys are indistinguishable to the matcher."""
+    return "".join(normalize(text).split())

@@ -45,17 +45,19 @@ def synthesize(
     `sounds_dir` is a directory directly under Asterisk's sounds root (`SandboxInfo.sounds_dir`);
     the returned name is relative to that root and has no extension, e.g. `speech-ivr/tts/3fa2...`,
     ready for `Playback()` or ARI `sound:`. Without a `name` the file is named by a hash of text,
-    voice and speed, so a file that exists already is reused; a named file (a flow's prompt) is
-    rendered anew each time, so that edited text is never shadowed by an old file.
+    voice and speed; a named file (a flow's prompt) keeps that hash beside it in `<name>.key`.
+    Either way a file is rendered again only when what it says has changed.
     """
     for tool in ("espeak-ng", "sox"):
         if shutil.which(tool) is None:
             raise SandboxError(f"{tool} is missing: apt-get install espeak-ng sox")
-    key = name or hashlib.sha1(f"{voice}\0{speed}\0{text}".encode()).hexdigest()[:16]
+    digest = hashlib.sha1(f"{voice}\0{speed}\0{text}".encode()).hexdigest()[:16]
+    key = name or digest
     target_dir = sounds_dir / subdir
     target = target_dir / f"{key}.wav"
+    stamp = target.with_suffix(".key")
     media = f"{sounds_dir.name}/{subdir}/{key}"
-    if name is None and target.exists():
+    if target.exists() and (name is None or (stamp.exists() and stamp.read_text() == digest)):
         return media
 
     target_dir.mkdir(parents=True, exist_ok=True)
@@ -71,7 +73,21 @@ def synthesize(
                     f"espeak-ng voice {voice!r} produced no audible speech for {text!r}"
                 )
         os.replace(converted, target)  # same directory: atomic, readers never see half a file
+    if name is not None:
+        stamp.write_text(digest)
     return media
+
+
+def silence(seconds: float, sounds_dir: Path, *, subdir: str = "tts") -> str:
+    """A pause of `seconds` as a sound (8 kHz WAV of zeros): the gaps of a scripted caller."""
+    name = f"silence-{round(seconds * 1000)}ms"
+    target = sounds_dir / subdir / f"{name}.wav"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".partial.wav")
+        _run(["sox", "-n", *WAV_8K_MONO, str(partial), "trim", "0", f"{seconds:.3f}"])
+        os.replace(partial, target)
+    return f"{sounds_dir.name}/{subdir}/{name}"
 
 
 async def synthesize_async(

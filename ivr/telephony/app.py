@@ -11,23 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
 import aiohttp
 import aioari
+import watchfiles
 
 from ivr.dialog.events import CallerHungUp, Event
-from ivr.flow import Flow, FlowSet
-from ivr.grammar.matcher import IntentMatcher
+from ivr.flow import FlowLoadError, FlowSet, load_flows
 from ivr.settings import Settings
-from ivr.speech.models import ModelNotFound, ModelStore
+from ivr.speech.models import ModelStore
 from ivr.telephony.ari import AriUnavailable, connect, is_gone
 from ivr.telephony.call import AriCall
+from ivr.telephony.catalog import Catalog, CatalogError
 from ivr.telephony.router import AriEvent, EventRouter, is_own_id
 from ivr.telephony.session import CallSession
 from ivr.telephony.tap import SnoopTap
@@ -41,11 +41,13 @@ SHUTDOWN_GRACE = 5.0
 class SpeechIvrApp:
     def __init__(self, settings: Settings, flows: FlowSet, models: ModelStore) -> None:
         self.settings = settings
-        self.flows = flows
         self.models = models
-        self.matchers: Mapping[str, IntentMatcher] = {
-            name: IntentMatcher.from_grammar(grammar) for name, grammar in flows.grammars.items()
-        }
+        self.catalog: Catalog | None = None
+        """The flows calls get; loaded by ``run`` and replaced by ``reload``."""
+        self._flow_set = flows
+        self._reloading = asyncio.Lock()
+        self.reloads = 0
+        """How many reloads took effect (for tests and metrics)."""
         self.ready = asyncio.Event()
         """Set while the app is registered with Asterisk and taking calls."""
         self.router = EventRouter(self._on_call)
@@ -71,11 +73,14 @@ class SpeechIvrApp:
         When cancelled, calls in progress get a moment to finish (events still flow),
         then the rest are sent to their fallback.
         """
-        await self._load_models()
+        self.catalog = await Catalog.load(self._flow_set, self.models, self.settings.default_flow)
         serving = asyncio.create_task(self._serve_forever())
+        watching = asyncio.create_task(self._watch_flows()) if self.settings.watch_flows else None
         try:
             await asyncio.shield(serving)
         finally:
+            if watching is not None:
+                watching.cancel()
             await self._drain()
             serving.cancel()
             await asyncio.gather(serving, return_exceptions=True)
@@ -83,21 +88,30 @@ class SpeechIvrApp:
             if self._client is not None:
                 await self._client.close()
 
-    async def _load_models(self) -> None:
-        """Load each flow language's model before the first call; a flow whose model is
-        missing is disabled with a warning, unless no flow (or not the default one) is left."""
-        usable = dict(self.flows.flows)
-        for language in sorted({flow.language for flow in usable.values()}):
+    async def reload(self) -> bool:
+        """Load the flows and grammars again. New calls get the new ones; calls in progress
+        keep theirs; a bad edit keeps the flows in use and logs what is wrong."""
+        async with self._reloading:
             try:
-                await self.models.preload([language])
-            except ModelNotFound as exc:
-                for name in [n for n, f in usable.items() if f.language == language]:
-                    log.warning("flow %s disabled (%s): %s", name, usable[name].source, exc)
-                    del usable[name]
-        default = self.settings.default_flow
-        if not usable or (default is not None and default not in usable):
-            raise ModelNotFound(f"no model for the default flow {default!r}" if usable else "no usable flow")
-        self.flows = dataclasses.replace(self.flows, flows=usable)
+                flow_set = await asyncio.to_thread(
+                    load_flows, self.settings.flows_dir, self.settings.grammars_dir
+                )
+                catalog = await Catalog.load(flow_set, self.models, self.settings.default_flow)
+            except (FlowLoadError, CatalogError) as exc:
+                log.error("flows not reloaded, the ones in use stay:\n%s", exc)
+                return False
+            for diagnostic in flow_set.diagnostics:
+                log.warning("%s", diagnostic)
+            self.catalog = catalog
+            self.reloads += 1
+            log.info("flows reloaded: %s", ", ".join(catalog.flows))
+            return True
+
+    async def _watch_flows(self) -> None:
+        """Reload when a file under the flows or grammars directory changes."""
+        directories = [d for d in (self.settings.flows_dir, self.settings.grammars_dir) if d.is_dir()]
+        async for _ in watchfiles.awatch(*directories, debounce=300):
+            await self.reload()
 
     async def _serve_forever(self) -> None:
         attempt = 0
@@ -128,17 +142,22 @@ class SpeechIvrApp:
             await ws.close()
 
     def _on_call(self, event: AriEvent) -> None:
-        assert self._client is not None
+        assert self._client is not None and self.catalog is not None
+        catalog = self.catalog
         channel = event["channel"]
         args = event.get("args") or []
-        flow = self._select_flow(channel, args[0] if args else None)
+        requested = args[0] if args else None
         inbox: asyncio.Queue[Event] = asyncio.Queue()
         call = AriCall(self._client, self.router, channel, inbox.put_nowait)
+        flow = catalog.flow_for(requested)
+        if flow is None:
+            self._track(call.id, asyncio.create_task(self._turn_away(call, requested)))
+            return
         session = CallSession(
             call,
             inbox,
             flow,
-            matchers=self.matchers,
+            matchers=catalog.matchers,
             load_model=lambda: asyncio.to_thread(self.models.get, flow.language),
             open_tap=lambda: SnoopTap.open(
                 self._client,
@@ -149,24 +168,37 @@ class SpeechIvrApp:
             ),
             executor=self._executor,
         )
-        task = asyncio.create_task(session.run(), name=f"call {call.name}")
-        self._calls[call.id] = task
+        self._track(call.id, asyncio.create_task(session.run(), name=f"call {call.name}"))
         self._inboxes[call.id] = inbox
-        task.add_done_callback(lambda _: self._forget(call.id))
+
+    def _track(self, channel_id: str, task: asyncio.Task[object]) -> None:
+        self._calls[channel_id] = task
+        task.add_done_callback(lambda _: self._forget(channel_id))
+
+    async def _turn_away(self, call: AriCall, requested: str | None) -> None:
+        """A call for a flow that does not exist goes to ``unknown_flow`` with IVR_RESULT=error."""
+        assert self.catalog is not None
+        default = self.catalog.default
+        destination = self.settings.unknown_flow or (default.fallback if default else None)
+        known = ", ".join(self.catalog.flows)
+        asked = f"flow {requested!r}" if requested else "the default flow (none is set)"
+        try:
+            if destination is None:
+                log.error("%s asked for %s; flows: %s; hanging up", call.name, asked, known)
+                await call.hangup()
+                return
+            log.error("%s asked for %s; flows: %s; sending it to %s", call.name, asked, known, destination)
+            await call.set_variables({"IVR_RESULT": "error", "IVR_FLOW": requested or ""})
+            await call.continue_in_dialplan(destination)
+        except Exception as exc:
+            if not is_gone(exc):
+                log.error("%s could not be turned away: %r", call.name, exc)
+        finally:
+            call.close()
 
     def _forget(self, channel_id: str) -> None:
         self._calls.pop(channel_id, None)
         self._inboxes.pop(channel_id, None)
-
-    def _select_flow(self, channel: AriEvent, requested: str | None) -> Flow:
-        name = requested or self.settings.default_flow or next(iter(self.flows.flows))
-        flow = self.flows.get(name)
-        if flow is None:
-            # An unknown flow still gets a flow (its fallback takes the call on error).
-            fallback_name = self.settings.default_flow or next(iter(self.flows.flows))
-            log.error("%s asked for unknown flow %r; using %r", channel.get("name"), name, fallback_name)
-            flow = self.flows.flows[fallback_name]
-        return flow
 
     async def reconcile(self) -> None:
         """Bring Asterisk's state and the app's in line (done on every connection): delete

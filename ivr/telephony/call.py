@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 
 import aioari
 
-from ivr.dialog.events import CallerHungUp, Event, PromptFinished, PromptStarted
+from ivr.dialog.events import CallerHungUp, Dtmf, Event, PromptFinished, PromptStarted
 from ivr.flow.model import Destination
 from ivr.telephony.ari import is_gone
 from ivr.telephony.router import AriEvent, EventRouter
@@ -50,6 +50,8 @@ class AriCall:
             if finished is not None and not finished.done():
                 finished.set_result(None)
             self._emit(PromptFinished(playback_id))
+        elif kind == "ChannelDtmfReceived":
+            self._emit(Dtmf(event["digit"]))
         elif kind == "StasisEnd":
             self.gone.set()
             self._emit(CallerHungUp())

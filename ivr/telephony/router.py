@@ -54,6 +54,8 @@ class EventRouter:
         self._expected: dict[str, asyncio.Future[AriEvent]] = {}
         self._owned: set[str] = set()
         self._sinks: dict[str, Sink] = {}
+        self.monitors: list[Sink] = []
+        """Callables that see every event first (metrics, tests); they must not block."""
 
     def claim(self, object_id: str) -> None:
         """Mark a channel or bridge as the app's own and in use, until ``release``."""
@@ -87,6 +89,8 @@ class EventRouter:
         self._sinks.pop(channel_id, None)
 
     def dispatch(self, event: AriEvent) -> None:
+        for monitor in self.monitors:
+            monitor(event)
         channel_id = event_channel_id(event)
         if channel_id is None:
             return

@@ -19,6 +19,7 @@ from typing import Protocol
 import vosk
 
 from ivr.dialog.actions import (
+    CONFIRM_GRAMMAR,
     Action,
     ContinueInDialplan,
     Listen,
@@ -77,6 +78,8 @@ class CallSession:
         self.inbox = inbox
         self.engine = DialogEngine(flow, call_id=call.id)
         self._matchers = matchers
+        words = flow.yes_no
+        self._yes_no = IntentMatcher({"yes": words.yes, "no": words.no} if words else {})
         self._load_model = load_model
         self._open_tap = open_tap
         self._executor = executor
@@ -153,13 +156,13 @@ class CallSession:
         for action in actions:
             match action:
                 case Play(playback_id, media):
-                    await self.call.play(playback_id, media)
+                    await self.call.play(playback_id, ",".join(media))
                 case StopPrompt(playback_id):
                     await self.call.stop_prompt(playback_id)
                 case Listen(grammar, timeouts) if self._listener is not None:
                     self._listener.listen(
                         self._vosk_model,
-                        self._matchers[grammar],
+                        self._yes_no if grammar == CONFIRM_GRAMMAR else self._matchers[grammar],
                         EndpointSettings(timeouts.end_of_speech, timeouts.max_speech),
                     )
                 case StopListening() if self._listener is not None:
