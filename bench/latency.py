@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from common import cpu_seconds, percentile
 from rich.console import Console
 from rich.table import Table
 
@@ -29,7 +30,6 @@ from ivr.sandbox.prompts import SWITCHBOARD_KO_CALLERS, install_prompts
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 FLOW = "switchboard-ko"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -41,11 +41,6 @@ class Run:
     wall: float
     app_cpu: float
     asterisk_cpu: float
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
 
 
 async def one_call(lab: CallLab, info: SandboxInfo, intent: str) -> tuple[bool, float | None]:
@@ -79,11 +74,6 @@ async def measure(mode: str, n: int, info: SandboxInfo, app_pid: int) -> Run:
         cpu_seconds(app_pid) - cpu_app,
         cpu_seconds(info.pid) - cpu_ast,
     )
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def main() -> int:

@@ -57,12 +57,56 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--keep", action="store_true", help="leave the sandbox running afterwards")
     demo.set_defaults(handler=_demo)
 
+    check = commands.add_parser(
+        "check", help="check flows and grammars: FILE:LINE:COL: error|warning: message"
+    )
+    check.add_argument("paths", nargs="*", type=Path, help="flow/grammar files or directories (default: ./flows ./grammars)")
+    check.add_argument("--sounds", type=Path, action="append", default=[], metavar="DIR", help="Asterisk sounds directory to find sound: prompts in")
+    check.set_defaults(handler=_check)
+
+    graph = commands.add_parser("graph", help="print a flow as a Mermaid diagram")
+    _add_flow_arguments(graph)
+    graph.set_defaults(handler=_graph)
+
+    simulate = commands.add_parser(
+        "simulate", help="run a flow turn by turn offline: what the caller says or presses in, the route out"
+    )
+    _add_flow_arguments(simulate)
+    simulate.add_argument("--say", action=_Turn, metavar="TEXT", help="the caller says TEXT")
+    simulate.add_argument("--wav", action=_Turn, type=Path, metavar="FILE", help="the caller says what FILE holds (real recognizer)")
+    simulate.add_argument("--dtmf", action=_Turn, metavar="KEYS", help="the caller presses KEYS")
+    simulate.add_argument("--silence", action=_Turn, nargs=0, help="the caller says nothing")
+    simulate.add_argument("--json", action="store_true", help="print JSON")
+    simulate.set_defaults(handler=_simulate, turns=[])
+
+    test_flow = commands.add_parser("test-flow", help="run a flow's regression cases (YAML)")
+    _add_flow_arguments(test_flow)
+    test_flow.add_argument("cases", type=Path, help="YAML file of cases")
+    test_flow.set_defaults(handler=_test_flow)
+
     sandbox = commands.add_parser("sandbox", help="a local Asterisk 22 for trying things out")
     sandbox.add_argument("action", choices=["up", "down", "status"])
     sandbox.add_argument("--name", default="default", help="instance name (default: %(default)s)")
     sandbox.add_argument("--port", type=int, help="HTTP/ARI port (default: a free one)")
     sandbox.set_defaults(handler=_sandbox)
     return parser
+
+
+class _Turn(argparse.Action):
+    """``--say/--wav/--dtmf/--silence`` in the order given, into ``turns``."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[no-untyped-def]
+        from ivr.simulate import Keys, Say, Silence, Wav
+
+        kind = {"--say": Say, "--wav": Wav, "--dtmf": Keys, "--silence": Silence}[str(option_string)]
+        namespace.turns = [*namespace.turns, kind() if kind is Silence else kind(values)]
+
+
+def _add_flow_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("flow", help="the flow's name")
+    parser.add_argument("--config", type=Path, help="TOML settings file")
+    parser.add_argument("--flows", type=Path, dest="flows_dir", help="flows directory")
+    parser.add_argument("--grammars", type=Path, dest="grammars_dir", help="grammars directory")
 
 
 def _add_settings_arguments(parser: argparse.ArgumentParser) -> None:
@@ -128,8 +172,92 @@ async def _serve_until_signalled(app: SpeechIvrApp) -> None:
         reloading.add_done_callback(reloads.discard)
 
     loop.add_signal_handler(signal.SIGHUP, reload)
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    try:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from ivr.flow.check import run_check
+
+    return run_check(args.paths, args.sounds, sys.stdout)
+
+
+def _load_flow(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The settings, the flow set and the flow named on the command line; exits on errors."""
+    from ivr.flow import FlowLoadError, load_flows
+
+    settings = _settings(args)
+    try:
+        flows = load_flows(settings.flows_dir, settings.grammars_dir)
+    except FlowLoadError as exc:
+        sys.exit(f"{exc}")
+    flow = flows.get(args.flow)
+    if flow is None:
+        sys.exit(f"speech-ivr: no flow {args.flow!r} in {settings.flows_dir} (flows: {', '.join(flows.flows)})")
+    return settings, flows, flow
+
+
+def _simulator(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from ivr.grammar.matcher import IntentMatcher
+    from ivr.simulate import Simulator
+    from ivr.speech.models import ModelStore
+    from ivr.speech.recognizer import transcribe_file
+
+    settings, flows, flow = _load_flow(args)
+    models = ModelStore(settings.models)
+    matchers = {name: IntentMatcher.from_grammar(grammar) for name, grammar in flows.grammars.items()}
+    return Simulator(
+        flow,
+        matchers,
+        lambda path, matcher: transcribe_file(models.get(flow.language), path, matcher.vocabulary).text,
+    )
+
+
+def _graph(args: argparse.Namespace) -> int:
+    from ivr.flow.graph import mermaid
+
+    _, _, flow = _load_flow(args)
+    print(mermaid(flow))
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    import json
+
+    simulation = _simulator(args).run(args.turns)
+    if args.json:
+        print(json.dumps(simulation.as_json(), ensure_ascii=False, indent=2))
+    else:
+        print(simulation.report())
+    return 0
+
+
+def _test_flow(args: argparse.Namespace) -> int:
+    from ivr.flow import FlowLoadError
+    from ivr.flow.loader import load_model
+    from ivr.flowtest import Cases, run_case
+
+    try:
+        cases = load_model(Cases, args.cases)
+    except FlowLoadError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    simulator = _simulator(args)
+    failed = 0
+    for case in cases.cases:
+        result = run_case(simulator, case, args.cases.parent)
+        print(f"{'PASS' if result.passed else 'FAIL'}  {case.name}")
+        if not result.passed:
+            failed += 1
+            for problem in result.problems:
+                print(f"      {problem}")
+            print("      " + result.simulation.report().replace("\n", "\n      "))
+    print(f"{len(cases.cases) - failed} passed, {failed} failed")
+    return 1 if failed else 0
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from ivr.flow import load_flows
 from ivr.sandbox import Arrival, CallLab, Sandbox, SandboxInfo
-from ivr.sandbox.prompts import PROMPTS, SWITCHBOARD_KO_CALLERS, Spoken, install_prompts
+from ivr.sandbox.prompts import KO_CALLERS, PROMPTS, SWITCHBOARD_KO_CALLERS, Spoken, install_prompts, script
 from ivr.speech.models import ModelStore
 from ivr.telephony.app import SpeechIvrApp, serving
 
@@ -22,8 +22,13 @@ SANDBOX_NAME = "demo"
 
 @dataclass(frozen=True)
 class DemoCall:
-    said: Spoken | None
+    said: str
+    """What the caller says, for the table."""
+    speech: str | None
+    """The caller's media: words and pauses (see prompts.script)."""
+    keys: str | None
     expected: str
+    """The extension the call should reach."""
 
 
 async def run_demo(*, keep: bool = False) -> int:
@@ -58,8 +63,15 @@ async def _call_the_ivr(
     )
     flows = load_flows(settings.flows_dir, settings.grammars_dir)
     app = SpeechIvrApp(settings, flows, ModelStore(settings.models))
-    calls = [DemoCall(spoken, intent) for intent, spoken in SWITCHBOARD_KO_CALLERS.items()]
-    calls.append(DemoCall(None, "no-input"))
+    sounds = info.sounds_dir
+    calls = [
+        DemoCall(spoken.text, spoken.render(sounds), None, intent)
+        for intent, spoken in SWITCHBOARD_KO_CALLERS.items()
+        if intent != "support"
+    ]
+    steps = (SWITCHBOARD_KO_CALLERS["support"], 2.0, KO_CALLERS["support/exchange"], 2.0, KO_CALLERS["order/change"])
+    calls.append(DemoCall(" / ".join(s.text for s in steps if isinstance(s, Spoken)), script(sounds, *steps), None, "order-change"))
+    calls.append(DemoCall("(presses 3)", None, "3", "billing"))
     console.print("loading the Korean model and connecting the app to ARI")
     async with serving(app), CallLab(info) as lab:
         with console.status(f"placing {len(calls)} calls at once"):
@@ -69,22 +81,16 @@ async def _call_the_ivr(
 async def _place(
     lab: CallLab, info: SandboxInfo, call: DemoCall
 ) -> tuple[DemoCall, Arrival | None, float | None]:
-    speech = await asyncio.to_thread(call.said.render, info.sounds_dir) if call.said else None
-    placed = await lab.call(speech=speech, flow=DEMO_FLOW, delay=1.0, hold=20)
+    placed = await lab.call(speech=call.speech, dtmf=call.keys, flow=DEMO_FLOW, delay=1.0, hold=20)
     try:
         arrival = await placed.arrival(timeout=30)
     except TimeoutError:
         return call, None, None
-    latency = arrival.at - await placed.speech_end() if call.said else None
-    return call, arrival, latency
+    return call, arrival, arrival.at - await placed.speech_end()
 
 
 def _as_expected(call: DemoCall, arrival: Arrival | None) -> bool:
-    if arrival is None:
-        return False
-    if call.said is None:
-        return arrival.variables.get("Result") == "no-input"
-    return arrival.extension == call.expected
+    return arrival is not None and arrival.extension == call.expected
 
 
 def _table(results: list[tuple[DemoCall, Arrival | None, float | None]]) -> Table:
@@ -95,7 +101,7 @@ def _table(results: list[tuple[DemoCall, Arrival | None, float | None]]) -> Tabl
     for column in ("caller said", "heard", "intent", "score", "reached", "result", "latency"):
         table.add_column(column)
     for call, arrival, latency in results:
-        said = call.said.text if call.said else "(silence)"
+        said = call.said
         if arrival is None:
             table.add_row(said, "", "", "", "[red]nothing within 30 s[/red]", "", "")
             continue

@@ -19,15 +19,22 @@ def feed(endpointer: Endpointer, pattern: str, start: float = 0.0) -> list[tuple
 
 
 def test_speech_starts_after_the_onset_and_ends_after_the_silence() -> None:
-    endpointer = Endpointer(SETTINGS)
-    events = feed(endpointer, "..x.xxxx" + "x" * 10 + "." * 40)
-    assert events[0] == (0.14, Endpoint.SPEECH_STARTED)  # 4 voiced frames from 0.08
+    endpointer = Endpointer(SETTINGS)  # onset: 3 voiced frames among the last 4
+    events = feed(endpointer, "..x..xxx" + "x" * 10 + "." * 40)
+    assert events[0] == (0.14, Endpoint.SPEECH_STARTED)
     last_voice = 0.02 * 17
     assert events[1] == (round(last_voice + 0.6, 2), Endpoint.SPEECH_ENDED)
 
 
+def test_one_unvoiced_frame_does_not_delay_the_onset() -> None:
+    # A fricative, a frame the VAD misses, then the vowel: speech from the first frame.
+    endpointer = Endpointer(SETTINGS)
+    assert feed(endpointer, "..xx.x") == [(0.1, Endpoint.SPEECH_STARTED)]
+    assert endpointer.deadline == 0.1 + 0.6
+
+
 def test_a_click_is_not_speech() -> None:
-    assert feed(Endpointer(SETTINGS), "..xx.." + "." * 50) == []
+    assert feed(Endpointer(SETTINGS), "..xx..x..x." + "." * 50) == []
 
 
 def test_the_wall_clock_ends_speech_when_frames_stop_coming() -> None:
@@ -44,9 +51,9 @@ def test_max_speech_cuts_an_endless_utterance() -> None:
     events = feed(Endpointer(SETTINGS), "x" * 110)
     # Cut at max_speech; the voice going on is a new utterance.
     assert events == [
-        (0.06, Endpoint.SPEECH_STARTED),
+        (0.04, Endpoint.SPEECH_STARTED),
         (2.0, Endpoint.SPEECH_ENDED),
-        (2.08, Endpoint.SPEECH_STARTED),
+        (2.06, Endpoint.SPEECH_STARTED),
     ]
 
 

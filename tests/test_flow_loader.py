@@ -78,9 +78,14 @@ def test_shipped_flows_and_grammars_load_cleanly() -> None:
     flows = load_flows(REPO / "flows", REPO / "grammars")
 
     assert sorted(flows.flows) == ["switchboard-en", "switchboard-ko"]
-    assert sorted(flows.grammars) == ["switchboard-en", "switchboard-en-support", "switchboard-ko"]
-    english = [d for d in flows.diagnostics if d.file.name.startswith("switchboard-en")]
-    assert english == []
+    assert sorted(flows.grammars) == [
+        "order-ko",
+        "support-ko",
+        "switchboard-en",
+        "switchboard-en-support",
+        "switchboard-ko",
+    ]
+    assert flows.diagnostics == ()
 
 
 def test_korean_switchboard_flow() -> None:
@@ -100,9 +105,18 @@ def test_korean_switchboard_flow() -> None:
         8.0,
     )
     assert {intent: route.destination for intent, route in menu.routes.items()} == {
-        intent: Destination(context="ivr-dest", extension=intent)
-        for intent in ("sales", "support", "billing", "tech", "operator")
+        "support": None,  # a sub-menu
+        **{
+            intent: Destination(context="ivr-dest", extension=intent)
+            for intent in ("sales", "billing", "tech", "operator")
+        },
     }
+    assert menu.routes["support"].menu == "support"
+    assert {intent: route.key for intent, route in menu.routes.items()} == {
+        "sales": "1", "support": "2", "billing": "3", "tech": "4", "operator": "0"
+    }
+    assert (menu.confirm_below, menu.retries) == (85, 2)
+    assert flow.menus["order"].fallback == Destination(context="ivr-dest", extension="operator")
 
 
 def test_korean_switchboard_grammar() -> None:

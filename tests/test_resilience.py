@@ -43,10 +43,10 @@ async def test_the_app_serves_calls_again_after_asterisk_restarts(
             info = await asyncio.to_thread(sandbox.up)
             await _until(app.ready.is_set, timeout=15)
             async with CallLab(info) as lab:
-                spoken = SWITCHBOARD_KO_CALLERS["support"]
+                spoken = SWITCHBOARD_KO_CALLERS["sales"]
                 call = await lab.call(speech=spoken.render(info.sounds_dir), flow="switchboard-ko")
                 arrival = await call.arrival()
-                assert (arrival.context, arrival.extension) == ("ivr-dest", "support")
+                assert (arrival.context, arrival.extension) == ("ivr-dest", "sales")
     finally:
         await asyncio.to_thread(sandbox.down, purge=True)
 

@@ -118,6 +118,11 @@ class DialogEngine:
     def menu_name(self) -> str:
         return self._menu_name
 
+    @property
+    def keying(self) -> bool:
+        """A multi-digit entry is under way (its deadline ends it)."""
+        return self._phase is _Phase.KEYING
+
     def start(self, now: float) -> list[Action]:
         """Ask the start menu's question."""
         assert self._phase is _Phase.IDLE, "start() called twice"

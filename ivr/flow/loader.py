@@ -13,7 +13,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Generic, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from ivr.flow.consistency import check_flow, check_grammar, check_grammar_references
@@ -23,6 +23,7 @@ from ivr.flow.source_file import NO_POSITIONS, SourceFile
 from ivr.flow.yaml_source import read_yaml
 
 ModelT = TypeVar("ModelT", Flow, Grammar)
+AnyModel = TypeVar("AnyModel", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,12 @@ class _Loaded(Generic[ModelT]):
     file: SourceFile
 
 
+def load_model(model_type: type[AnyModel], path: Path | str) -> AnyModel:
+    """Any pydantic model from a YAML file, with the same positioned errors as flows."""
+    file = SourceFile(Path(path), read_yaml(Path(path)))
+    return _validate(model_type, file, file.source.data)
+
+
 def _read(model_type: type[ModelT], path: Path) -> _Loaded[ModelT]:
     file = SourceFile(path, read_yaml(path))
     data = file.source.data
@@ -117,8 +124,12 @@ def _read(model_type: type[ModelT], path: Path) -> _Loaded[ModelT]:
         if "source" in data:  # set by the loader, not by the file
             raise FlowLoadError([file.diagnostic(("source",), "unknown key", at_key=True)])
         data = {"name": path.stem, **data, "source": path}
+    return _Loaded(_validate(model_type, file, data), file)
+
+
+def _validate(model_type: type[AnyModel], file: SourceFile, data: object) -> AnyModel:
     try:
-        return _Loaded(model_type.model_validate(data), file)
+        return model_type.model_validate(data)
     except ValidationError as error:
         diagnostics = sorted(_from_pydantic(file, details) for details in error.errors())
         raise FlowLoadError(diagnostics) from None

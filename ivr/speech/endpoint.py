@@ -2,12 +2,15 @@
 
 Vosk's built-in endpoint fires about a second after speech ends (often never in noise),
 and some transports send nothing at all while the line is silent, so utterances are cut
-here, by the wall clock: the caller's speech starts after ``onset`` of continuous voice,
-and ends after ``end_of_speech`` without voice or once it has lasted ``max_speech``.
+here, by the wall clock: the caller's speech starts once ``onset`` worth of frames in a
+window one frame longer are voiced (one unvoiced frame, say between a fricative and its
+vowel, does not restart the count), and ends after ``end_of_speech`` without voice or
+once it has lasted ``max_speech``.
 """
 
 from __future__ import annotations
 
+import collections
 import enum
 from dataclasses import dataclass
 
@@ -22,6 +25,12 @@ class EndpointSettings:
     end_of_speech: float = 0.6
     max_speech: float = 10.0
     onset: float = 0.08
+    frame: float = 0.02
+    """Duration of the frames ``feed`` is given."""
+
+    @property
+    def onset_frames(self) -> int:
+        return max(1, round(self.onset / self.frame))
 
 
 class Endpointer:
@@ -29,7 +38,9 @@ class Endpointer:
 
     def __init__(self, settings: EndpointSettings) -> None:
         self.settings = settings
-        self._voiced_since: float | None = None  # start of the current run of voiced frames
+        self._recent: collections.deque[tuple[float, bool]] = collections.deque(
+            maxlen=settings.onset_frames + 1
+        )
         self._started_at: float | None = None  # speech onset, once confirmed
         self._last_voice: float = 0.0
 
@@ -48,22 +59,22 @@ class Endpointer:
         )
 
     def feed(self, voiced: bool, now: float) -> Endpoint | None:
-        if not voiced:
-            self._voiced_since = None
-            return self.poll(now)
-        self._last_voice = now
+        """One frame's voice decision, stamped with the frame's time."""
+        if voiced:
+            self._last_voice = now
         if self._started_at is not None:
             return self.poll(now)
-        if self._voiced_since is None:
-            self._voiced_since = now
-        if now - self._voiced_since >= self.settings.onset:
-            self._started_at = self._voiced_since
+        self._recent.append((now, voiced))
+        voiced_at = [at for at, was_voiced in self._recent if was_voiced]
+        if len(voiced_at) >= self.settings.onset_frames:
+            self._started_at = voiced_at[0]
+            self._recent.clear()
             return Endpoint.SPEECH_STARTED
         return None
 
     def poll(self, now: float) -> Endpoint | None:
         deadline = self.deadline
         if deadline is not None and now >= deadline:
-            self._started_at = self._voiced_since = None
+            self._started_at = None
             return Endpoint.SPEECH_ENDED
         return None

@@ -6,8 +6,10 @@ These calls block (Kaldi decoding): the listener runs them in worker threads.
 from __future__ import annotations
 
 import json
+import wave
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import vosk
 
@@ -38,15 +40,17 @@ class GrammarRecognizer:
     all be "missing in vocabulary".
     """
 
-    def __init__(self, model: vosk.Model, vocabulary: Sequence[str]) -> None:
+    def __init__(
+        self, model: vosk.Model, vocabulary: Sequence[str], sample_rate: int = SAMPLE_RATE
+    ) -> None:
         self._recognizer = vosk.KaldiRecognizer(
-            model, SAMPLE_RATE, json.dumps(list(vocabulary), ensure_ascii=False)
+            model, sample_rate, json.dumps(list(vocabulary), ensure_ascii=False)
         )
         self._recognizer.SetWords(True)
         self._segments: list[Word] = []
 
     def accept(self, pcm: bytes) -> None:
-        """Decode 16 kHz 16-bit little-endian mono PCM."""
+        """Decode 16-bit little-endian mono PCM at the recognizer's sample rate."""
         if self._recognizer.AcceptWaveform(pcm):
             # Vosk's own endpoint fired inside the utterance: keep its words for finish().
             self._segments.extend(_words(self._recognizer.Result()))
@@ -61,3 +65,13 @@ class GrammarRecognizer:
 def _words(result_json: str) -> list[Word]:
     result = json.loads(result_json)
     return [Word(w["word"], float(w.get("conf", 1.0))) for w in result.get("result", [])]
+
+
+def transcribe_file(model: vosk.Model, path: Path, vocabulary: Sequence[str]) -> Transcript:
+    """Recognize a whole mono 16-bit WAV file (any sample rate: Vosk resamples)."""
+    with wave.open(str(path)) as audio:
+        if audio.getnchannels() != 1 or audio.getsampwidth() != 2:
+            raise ValueError(f"{path}: need a mono 16-bit WAV file")
+        recognizer = GrammarRecognizer(model, vocabulary, audio.getframerate())
+        recognizer.accept(audio.readframes(audio.getnframes()))
+    return recognizer.finish()
