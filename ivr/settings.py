@@ -48,7 +48,21 @@ class Settings(BaseSettings):
         "the default flow's fallback when unset",
     )
     watch_flows: bool = Field(default=True, description="reload the flows when their files change")
-    transport: Literal["websocket"] = "websocket"
+    transport: Literal["websocket", "rtp", "audiosocket", "stream-channel"] = Field(
+        default="websocket",
+        description="how the caller's audio is tapped: externalMedia over websocket, RTP or "
+        "AudioSocket (stock Asterisk), or Wazo's stream-channel module",
+    )
+    media_host: str = Field(
+        default="127.0.0.1",
+        description="the address Asterisk reaches the app at, for the rtp and audiosocket transports",
+    )
+    stream_channel_url: str | None = Field(
+        default=None, description="Wazo's stream-channel websocket; default ws://<ARI host:port>/ws"
+    )
+    record_dir: Path | None = Field(
+        default=None, description="save each caller's tapped audio there as a 16 kHz WAV file"
+    )
     decode_threads: int = Field(default=0, ge=0, description="recognizer threads; 0 = one per CPU")
 
     config_file: Path | None = Field(default=None, exclude=True)
@@ -76,6 +90,14 @@ class Settings(BaseSettings):
         parts = urlsplit(self.ari_url)
         scheme = "wss" if parts.scheme == "https" else "ws"
         return urlunsplit((scheme, parts.netloc, "/media/", "", ""))
+
+    @property
+    def stream_url(self) -> str:
+        if self.stream_channel_url:
+            return self.stream_channel_url
+        parts = urlsplit(self.ari_url)
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        return urlunsplit((scheme, parts.netloc, "/ws", "", ""))
 
     def redacted(self) -> dict[str, Any]:
         """The settings as a dict safe to log: the password is never printed."""

@@ -10,6 +10,7 @@ import pytest
 from ivr.dialog.events import Event, PromptFinished, PromptStarted
 from ivr.flow.model import Destination, Flow, Menu, Route, Timeouts
 from ivr.grammar.matcher import IntentMatcher
+from ivr.media.endpoint import TapError
 from ivr.telephony.session import CallSession
 
 FALLBACK = Destination(context="ivr-fallback", extension="s")
@@ -59,16 +60,25 @@ class FakeCall:
 
 
 class SilentTap:
-    """Zeros in 20 ms frames until closed, or until ``dies_after`` seconds."""
+    """Zeros in 20 ms frames until closed; after ``dies_after`` seconds the stream breaks
+    (``TapError``), or with ``stalls`` it just stops sending."""
 
-    def __init__(self, dies_after: float | None = None) -> None:
+    continuous = True
+
+    def __init__(self, dies_after: float | None = None, *, stalls: bool = False) -> None:
         self.closed = asyncio.Event()
         self._dies_after = dies_after
+        self._stalls = stalls
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         loop = asyncio.get_running_loop()
         end = None if self._dies_after is None else loop.time() + self._dies_after
-        while not self.closed.is_set() and (end is None or loop.time() < end):
+        while not self.closed.is_set():
+            if end is not None and loop.time() >= end:
+                if self._stalls:
+                    await self.closed.wait()
+                    return
+                raise TapError("the stream ended")
             yield bytes(640)
             await asyncio.sleep(0.02)
 
@@ -142,6 +152,18 @@ async def test_a_tap_that_dies_mid_call_sends_the_call_to_the_fallback() -> None
     await asyncio.wait_for(make_session(call, inbox, open_tap).run(), 5)
     assert call.result() == "error"
     assert ("continue", FALLBACK) in call.log
+
+
+async def test_a_tap_that_stops_sending_is_taken_for_broken(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ivr.telephony.session.STALL_TIMEOUT", 0.3)
+    inbox: asyncio.Queue[Event] = asyncio.Queue()
+    call = FakeCall(inbox, prompt_seconds=10)
+
+    async def open_tap() -> SilentTap:
+        return SilentTap(dies_after=0.1, stalls=True)
+
+    await asyncio.wait_for(make_session(call, inbox, open_tap).run(), 5)
+    assert call.result() == "error"
 
 
 async def test_an_unexpected_error_still_sends_the_caller_to_the_fallback() -> None:

@@ -23,6 +23,7 @@ import vosk
 
 from ivr.dialog.events import Event, SpeechStarted, Utterance
 from ivr.grammar.matcher import IntentMatcher
+from ivr.media.endpoint import TapError
 from ivr.speech.endpoint import Endpoint, Endpointer, EndpointSettings
 from ivr.speech.recognizer import GrammarRecognizer
 from ivr.speech.vad import FRAME_MS, Framer, VoiceDetector
@@ -57,6 +58,7 @@ class SpeechListener:
         executor: Executor | None = None,
         clock: Callable[[], float] = time.monotonic,
         voice: VoiceDetector | None = None,
+        stall_timeout: float | None = None,
     ) -> None:
         self._audio = audio
         self._emit = emit
@@ -67,6 +69,8 @@ class SpeechListener:
         self._listening: _Listening | None = None
         self._decoders: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        self._stall_timeout = stall_timeout
+        self._last_audio = clock()
 
     def listen(self, model: vosk.Model, matcher: IntentMatcher, settings: EndpointSettings) -> None:
         """Recognize the next utterance against ``matcher``'s grammar."""
@@ -80,15 +84,25 @@ class SpeechListener:
             task.cancel()
 
     async def run(self) -> None:
-        """Consume the audio until the stream ends. Returns when it does."""
+        """Consume the audio until the stream ends. Returns when it does; raises the
+        stream's ``TapError``, or one of its own if a ``stall_timeout`` passes without audio."""
         watchdog = asyncio.create_task(self._watch_clock())
+        reading = asyncio.create_task(self._read())
         try:
-            async for data in self._audio:
-                for frame in self._framer.push(data):
-                    self._on_frame(frame)
+            done, _ = await asyncio.wait([reading, watchdog], return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
         finally:
             watchdog.cancel()
+            reading.cancel()
+            await asyncio.gather(watchdog, reading, return_exceptions=True)
             self.stop()
+
+    async def _read(self) -> None:
+        async for data in self._audio:
+            self._last_audio = self._clock()
+            for frame in self._framer.push(data):
+                self._on_frame(frame)
 
     def _on_frame(self, frame: bytes) -> None:
         listening = self._listening
@@ -143,10 +157,17 @@ class SpeechListener:
         self._emit(Utterance(transcript.text, match))
 
     async def _watch_clock(self) -> None:
-        """End utterances on time even when no frames arrive (some taps send nothing in silence)."""
+        """End utterances on time even when no frames arrive (some taps send nothing in
+        silence), and notice a stream that should flow but has stalled."""
         while True:
+            now = self._clock()
+            if self._stall_timeout is not None and now - self._last_audio >= self._stall_timeout:
+                raise TapError(f"no audio for {now - self._last_audio:.1f} s")
             listening = self._listening
             deadline = listening.endpointer.deadline if listening else None
+            if self._stall_timeout is not None:
+                stall_at = self._last_audio + self._stall_timeout
+                deadline = stall_at if deadline is None else min(deadline, stall_at)
             if deadline is None:
                 self._wake.clear()
                 await self._wake.wait()
@@ -155,5 +176,5 @@ class SpeechListener:
             if delay > 0:
                 await asyncio.sleep(delay)
                 continue
-            if listening.endpointer.poll(self._clock()) is Endpoint.SPEECH_ENDED:
+            if listening is not None and listening.endpointer.poll(self._clock()) is Endpoint.SPEECH_ENDED:
                 self._end_utterance(listening)

@@ -30,7 +30,7 @@ from ivr.telephony.call import AriCall
 from ivr.telephony.catalog import Catalog, CatalogError
 from ivr.telephony.router import AriEvent, EventRouter, is_own_id
 from ivr.telephony.session import CallSession
-from ivr.telephony.tap import SnoopTap
+from ivr.telephony.tap import TapOpener, tap_opener
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ class SpeechIvrApp:
         """Set while the app is registered with Asterisk and taking calls."""
         self.router = EventRouter(self._on_call)
         self._client: aioari.Client | None = None
+        self._open_tap: TapOpener
         self._calls: dict[str, asyncio.Task[object]] = {}
         self._inboxes: dict[str, asyncio.Queue[Event]] = {}
         self._executor = ThreadPoolExecutor(
@@ -119,6 +120,7 @@ class SpeechIvrApp:
             try:
                 if self._client is None:
                     self._client = await connect(self.settings)
+                    self._open_tap = tap_opener(self.settings, self._client, self.router)
                 await self._serve(self._client)
                 attempt = 0
             except (AriUnavailable, aiohttp.ClientError, OSError) as exc:
@@ -159,14 +161,9 @@ class SpeechIvrApp:
             flow,
             matchers=catalog.matchers,
             load_model=lambda: asyncio.to_thread(self.models.get, flow.language),
-            open_tap=lambda: SnoopTap.open(
-                self._client,
-                self.router,
-                app=self.settings.app,
-                media_url=self.settings.media_url,
-                caller_id=call.id,
-            ),
+            open_tap=lambda: self._open_tap(call.id),
             executor=self._executor,
+            record_dir=self.settings.record_dir,
         )
         self._track(call.id, asyncio.create_task(session.run(), name=f"call {call.name}"))
         self._inboxes[call.id] = inbox

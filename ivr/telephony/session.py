@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
 from concurrent.futures import Executor
+from pathlib import Path
 from typing import Protocol
 
 import vosk
@@ -32,6 +33,8 @@ from ivr.dialog.engine import DialogEngine, Outcome, Result
 from ivr.dialog.events import Event, TapFailed, Tick
 from ivr.flow.model import Destination, Flow
 from ivr.grammar.matcher import IntentMatcher
+from ivr.media.endpoint import TapError
+from ivr.media.recording import RecordingTap
 from ivr.speech.endpoint import EndpointSettings
 from ivr.speech.listener import SpeechListener
 from ivr.telephony.ari import is_gone
@@ -39,6 +42,8 @@ from ivr.telephony.ari import is_gone
 log = logging.getLogger(__name__)
 
 TAP_DRAIN_TIMEOUT = 2.0
+STALL_TIMEOUT = 3.0
+"""A continuous tap silent this long is taken for broken."""
 
 
 class CallControl(Protocol):
@@ -57,6 +62,9 @@ class CallControl(Protocol):
 
 
 class AudioTap(Protocol):
+    continuous: bool
+    """Frames flow in silence too, so a stream that stalls is broken."""
+
     def __aiter__(self) -> AsyncIterable[bytes]: ...
     async def close(self) -> None: ...
 
@@ -73,6 +81,7 @@ class CallSession:
         open_tap: Callable[[], Awaitable[AudioTap]],
         executor: Executor | None = None,
         clock: Callable[[], float] = time.monotonic,
+        record_dir: Path | None = None,
     ) -> None:
         self.call = call
         self.inbox = inbox
@@ -85,6 +94,7 @@ class CallSession:
         self._executor = executor
         self._clock = clock
         self._tap: AudioTap | None = None
+        self._record_dir = record_dir
         self._listener: SpeechListener | None = None
         self._listener_task: asyncio.Task[None] | None = None
         self._vosk_model: vosk.Model | None = None
@@ -125,12 +135,18 @@ class CallSession:
         self._vosk_model = await self._load_model()
         try:
             self._tap = await self._open_tap()
+            if self._record_dir is not None:
+                self._tap = RecordingTap(self._tap, self._record_dir / f"{self.call.id}.wav")
         except Exception as exc:
             log.error("%s: no audio: %s", self.call.name, exc)
             self.inbox.put_nowait(TapFailed(str(exc)))
         else:
             self._listener = SpeechListener(
-                self._tap, self.inbox.put_nowait, executor=self._executor, clock=self._clock
+                self._tap,
+                self.inbox.put_nowait,
+                executor=self._executor,
+                clock=self._clock,
+                stall_timeout=STALL_TIMEOUT if self._tap.continuous else None,
             )
             self._listener_task = asyncio.create_task(self._hear())
         await self._perform(self.engine.start(self._clock()))
@@ -140,9 +156,12 @@ class CallSession:
 
     async def _hear(self) -> None:
         assert self._listener is not None
-        await self._listener.run()
-        if not self._leaving:
-            self.inbox.put_nowait(TapFailed("the audio stream ended"))
+        try:
+            await self._listener.run()
+        except TapError as exc:
+            if not self._leaving:
+                log.error("%s: the tap failed: %s", self.call.name, exc)
+                self.inbox.put_nowait(TapFailed(str(exc)))
 
     async def _next_event(self) -> Event:
         deadline = self.engine.deadline
@@ -208,4 +227,6 @@ class CallSession:
                 await asyncio.wait_for(self._listener_task, TAP_DRAIN_TIMEOUT)
             except (TimeoutError, Exception):
                 self._listener_task.cancel()
+        if isinstance(self._tap, RecordingTap):
+            await self._tap.save()
         self.call.close()

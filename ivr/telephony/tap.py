@@ -1,109 +1,98 @@
-"""The caller's audio through ARI externalMedia over websocket, fed by a snoop.
+"""Getting the caller's audio: one way per transport, one interface for the session.
 
-Topology (verified on Asterisk 22): a ``spy=in`` snoop on the caller and the
-externalMedia channel in a ``mixing`` bridge. The caller stays out of any bridge,
-prompts played to the caller never reach the tap, DTMF does not leak into it, and the
-snoop's own 20 ms timer gives a continuous stream (zeros in silence).
+externalMedia taps (websocket, RTP, AudioSocket) use the verified topology: a ``spy=in``
+snoop on the caller and the externalMedia channel in a ``mixing`` bridge. The caller stays
+out of any bridge, prompts played to the caller never reach the tap, DTMF does not leak
+into it, and the snoop's own 20 ms timer gives a continuous stream (zeros in silence).
+Wazo's stream-channel needs no Asterisk objects: the module streams the channel itself.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import aioari
 
-from ivr.media.websocket import MediaWebsocket
+from ivr.media.audiosocket import AudioSocketEndpoint
+from ivr.media.endpoint import MediaEndpoint, TapError
+from ivr.media.rtp import RtpEndpoint
+from ivr.media.stream_channel import StreamChannelTap
+from ivr.media.websocket import WebsocketEndpoint
+from ivr.settings import Settings
 from ivr.telephony.ari import is_gone
 from ivr.telephony.router import EventRouter, new_id
 
 log = logging.getLogger(__name__)
 
 SETUP_TIMEOUT = 5.0
-CLOSE_TIMEOUT = 2.0
 
 
-class TapError(RuntimeError):
-    pass
+class ExternalMediaTap:
+    """An open externalMedia tap. Iterate it for PCM; ``close()`` it (idempotent) when the call leaves."""
 
-
-class SnoopTap:
-    """An open tap. Iterate it for PCM; ``close()`` it (idempotent) when the call leaves."""
+    continuous = True
+    """The snoop sends frames in silence too: a stream that stalls is broken."""
 
     def __init__(
-        self, client: aioari.Client, router: EventRouter, ids: dict[str, str], media: MediaWebsocket
+        self, client: aioari.Client, router: EventRouter, ids: dict[str, str], endpoint: MediaEndpoint
     ) -> None:
         self._client = client
         self._router = router
         self._ids = ids
-        self._media = media
-        self._closed = asyncio.Event()
-        self._drained = asyncio.Event()
+        self._endpoint = endpoint
+        self._closed = False
 
     @classmethod
     async def open(
-        cls, client: aioari.Client, router: EventRouter, *, app: str, media_url: str, caller_id: str
-    ) -> SnoopTap:
+        cls,
+        client: aioari.Client,
+        router: EventRouter,
+        *,
+        app: str,
+        caller_id: str,
+        endpoint: MediaEndpoint,
+    ) -> ExternalMediaTap:
         ids = {"tap": new_id("tap"), "snoop": new_id("snoop"), "bridge": new_id("bridge")}
         started = [router.expect(ids["tap"]), router.expect(ids["snoop"])]
         router.claim(ids["bridge"])
-        media: MediaWebsocket | None = None
         try:
             created = await asyncio.gather(
-                client.channels.externalMedia(
-                    channelId=ids["tap"],
-                    app=app,
-                    transport="websocket",
-                    encapsulation="none",
-                    connection_type="server",
-                    format="slin16",
-                ),
-                client.channels.snoopChannel(
-                    channelId=caller_id, spy="in", app=app, snoopId=ids["snoop"]
-                ),
+                client.channels.externalMedia(channelId=ids["tap"], app=app, **endpoint.params()),
+                client.channels.snoopChannel(channelId=caller_id, spy="in", app=app, snoopId=ids["snoop"]),
                 client.bridges.create(type="mixing", bridgeId=ids["bridge"], name=ids["bridge"]),
                 return_exceptions=True,  # let every request finish before cleaning up
             )
             for result in created:
                 if isinstance(result, BaseException):
                     raise result
-            tap = created[0]
-            connection_id = tap.json["channelvars"]["MEDIA_WEBSOCKET_CONNECTION_ID"]
-            # The tap's StasisStart only comes once we are connected: connect before waiting.
-            media = await MediaWebsocket.connect(media_url, connection_id)
+            await endpoint.attach(created[0].json)
             await asyncio.wait_for(asyncio.gather(*started), SETUP_TIMEOUT)
-            await client.bridges.addChannel(
-                bridgeId=ids["bridge"], channel=f"{ids['snoop']},{ids['tap']}"
-            )
+            await client.bridges.addChannel(bridgeId=ids["bridge"], channel=f"{ids['snoop']},{ids['tap']}")
         except BaseException as exc:
             await _delete(client, router, ids)
-            if media is not None:
-                await media.abort()
+            await endpoint.release()
             if isinstance(exc, Exception):
                 raise TapError(f"could not tap {caller_id}: {exc!r}") from exc
             raise
-        return cls(client, router, ids, media)
+        return cls(client, router, ids, endpoint)
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        try:
-            async for pcm in self._media:
-                if not self._closed.is_set():
-                    yield pcm
-        finally:
-            self._drained.set()
+        async for pcm in self._endpoint:
+            if not self._closed:
+                yield pcm
+        if not self._closed:
+            raise TapError("the tap's media stream ended")
 
     async def close(self) -> None:
-        """Delete the snoop, the tap channel and the bridge; Asterisk then closes the socket."""
-        if self._closed.is_set():
+        """Delete the snoop, the tap channel and the bridge, then let the stream end."""
+        if self._closed:
             return
-        self._closed.set()
+        self._closed = True
         await _delete(self._client, self._router, self._ids)
-        try:
-            await asyncio.wait_for(self._drained.wait(), CLOSE_TIMEOUT)
-        except TimeoutError:
-            log.warning("media websocket of %s did not close; aborting it", self._ids["tap"])
-            await self._media.abort()
+        await self._endpoint.release()
 
 
 async def _delete(client: aioari.Client, router: EventRouter, ids: dict[str, str]) -> None:
@@ -119,3 +108,39 @@ async def _delete(client: aioari.Client, router: EventRouter, ids: dict[str, str
             log.warning("tap cleanup failed: %r", result)
     for object_id in ids.values():
         router.release(object_id)
+
+
+TapOpener = Callable[[str], Awaitable[Any]]
+
+
+def tap_opener(settings: Settings, client: aioari.Client, router: EventRouter) -> TapOpener:
+    """How this configuration taps a caller (``settings.transport``)."""
+
+    async def still_in_stasis(channel_id: str) -> bool:
+        try:
+            channel = await client.channels.get(channelId=channel_id)
+        except Exception as exc:
+            if is_gone(exc):
+                return False
+            raise
+        return channel.json.get("dialplan", {}).get("app_name") == "Stasis"
+
+    async def open_tap(caller_id: str) -> Any:
+        endpoint: MediaEndpoint
+        match settings.transport:
+            case "stream-channel":
+                try:
+                    return await StreamChannelTap.open(
+                        settings.stream_url, caller_id, still_here=lambda: still_in_stasis(caller_id)
+                    )
+                except OSError as exc:
+                    raise TapError(f"could not stream {caller_id}: {exc!r}") from exc
+            case "websocket":
+                endpoint = WebsocketEndpoint(settings.media_url)
+            case "rtp":
+                endpoint = await RtpEndpoint.bind(settings.media_host)
+            case "audiosocket":
+                endpoint = await AudioSocketEndpoint.listen(settings.media_host)
+        return await ExternalMediaTap.open(client, router, app=settings.app, caller_id=caller_id, endpoint=endpoint)
+
+    return open_tap

@@ -1,0 +1,92 @@
+"""Wazo's stream-channel websocket (``res_ari_stream``): the caller's audio, no Asterisk objects.
+
+Rules of the real module (verified on the wire, see DESIGN.md), and what this client does:
+
+- upgrade on ``/ws`` with the ``stream-channel`` subprotocol and a ``Channel-ID`` header;
+  no authentication (bind it to loopback);
+- binary frames of 20 ms slin16 little-endian, only what the caller's channel reads, and
+  only while frames reach the channel: nothing at all in a silent stretch, so no-input and
+  end-of-speech are timed on the wall clock and a quiet stream is not a broken one;
+- the module never reads the socket, so it never answers pings: pings are off;
+- **the client must never close first**: a client close while frames flow freezes both
+  call legs and Asterisk's shutdown. ``close()`` only stops using the frames; the module
+  closes the stream when the call leaves Stasis;
+- an unknown channel is accepted and closed at once with code 1000, exactly like a call
+  that ended: when the stream closes, the channel is looked up before the close is
+  trusted as a hangup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from ivr.media.endpoint import TapError
+
+log = logging.getLogger(__name__)
+
+MAX_FRAME = 64 * 1024
+END_TIMEOUT = 10.0
+"""How long ``close()`` waits for the module to end the stream once the call is leaving."""
+
+
+class StreamChannelTap:
+    continuous = False
+    """Frames stop when no audio reaches the channel: a quiet stream is not a broken one."""
+
+    def __init__(self, connection: ClientConnection, still_here: Callable[[], Awaitable[bool]]) -> None:
+        self._connection = connection
+        self._still_here = still_here
+        self._frames: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._closed = False
+        self._reader = asyncio.create_task(self._read())
+
+    @classmethod
+    async def open(
+        cls, url: str, channel_id: str, *, still_here: Callable[[], Awaitable[bool]]
+    ) -> StreamChannelTap:
+        connection = await websockets.connect(
+            url,
+            subprotocols=[websockets.Subprotocol("stream-channel")],
+            additional_headers={"Channel-ID": channel_id},
+            ping_interval=None,
+            max_size=MAX_FRAME,
+            open_timeout=5,
+        )
+        return cls(connection, still_here)
+
+    async def _read(self) -> None:
+        """Read every frame, always: a reader that stops would never see the module's close."""
+        try:
+            async for message in self._connection:
+                if isinstance(message, bytes) and not self._closed:
+                    self._frames.put_nowait(message)
+        except websockets.ConnectionClosedError as exc:
+            log.warning("stream-channel closed abnormally: %s", exc)
+        finally:
+            self._frames.put_nowait(None)
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while (frame := await self._frames.get()) is not None:
+            yield frame
+        if not self._closed and await self._still_here():
+            raise TapError("stream-channel closed the stream while the call is still in Stasis")
+
+    async def close(self) -> None:
+        """Stop using the frames and wait for the module to end the stream (never close it)."""
+        self._closed = True
+        try:
+            await asyncio.wait_for(asyncio.shield(self._reader), END_TIMEOUT)
+        except TimeoutError:
+            # The call should have left long ago; drop the connection without a close
+            # handshake rather than keep it forever.
+            log.error("stream-channel did not end its stream %.0f s after the call left", END_TIMEOUT)
+            self._connection.transport.abort()
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
