@@ -13,6 +13,7 @@ from ivr.settings import Settings
 from ivr.speech.models import ModelStore
 from ivr.telephony.app import SpeechIvrApp
 from tests.harness import flow_dirs, running_app
+from tests.stream_channel_double import stream_channel_double  # noqa: F401  (a fixture)
 
 
 @pytest.fixture(scope="session")

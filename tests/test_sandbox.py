@@ -222,11 +222,16 @@ async def _post(http: aiohttp.ClientSession, url: str, **params: str) -> None:
         pass
 
 
+STAND_IN = "sandbox-stand-in"
+"""The stand-in IVR's ARI application. Not speech-ivr: a second connection under the same
+name takes the application over from the session's real app."""
+
+
 @pytest.fixture
 async def answering_ivr(sandbox: SandboxInfo) -> AsyncIterator[None]:
-    """Stands in for the IVR app: answers every call that enters Stasis(speech-ivr) and keeps it."""
+    """Stands in for the IVR app: answers every call that enters Stasis(STAND_IN) and keeps it."""
     async with aiohttp.ClientSession(headers=sandbox.ari_headers, raise_for_status=True) as http:
-        events = await http.ws_connect(f"{sandbox.ari_url}ari/events", params={"app": "speech-ivr"})
+        events = await http.ws_connect(f"{sandbox.ari_url}ari/events", params={"app": STAND_IN})
 
         async def answer_calls() -> None:
             async for message in events:
@@ -237,7 +242,7 @@ async def answering_ivr(sandbox: SandboxInfo) -> AsyncIterator[None]:
 
         answering = asyncio.create_task(answer_calls())
         async with CallLab(sandbox) as lab:
-            await lab.wait_for_app("speech-ivr")
+            await lab.wait_for_app(STAND_IN)
         yield
         await events.close()
         answering.cancel()
@@ -252,7 +257,14 @@ async def test_caller_speaks_the_file_then_dtmf_and_is_routed(sandbox: SandboxIn
     with wave.open(str(sandbox.sounds_dir.parent / f"{media}.wav")) as wav:
         duration = wav.getnframes() / wav.getframerate()
     async with CallLab(sandbox) as lab:
-        call = await lab.call(speech=media, flow="demo-flow", delay=0.3, dtmf="1#", hold=10)
+        call = await lab.call(
+            speech=media,
+            endpoint=f"Local/{STAND_IN}@ivr-app",
+            variables={"FLOW": "demo-flow"},
+            delay=0.3,
+            dtmf="1#",
+            hold=10,
+        )
         start, end = await call.speech_start(), await call.speech_end()
         assert end - start == pytest.approx(duration, abs=0.1)  # measured: within 3 ms
         await lab.wait_for(
@@ -269,7 +281,7 @@ async def test_caller_speaks_the_file_then_dtmf_and_is_routed(sandbox: SandboxIn
             for event in call.events
             if event["type"] == "ChannelDialplan" and event["dialplan_app"] == "Stasis"
         ]
-        assert [event["dialplan_app_data"] for event in entered] == ["speech-ivr,demo-flow"]
+        assert [event["dialplan_app_data"] for event in entered] == [f"{STAND_IN},demo-flow"]
 
         # What the IVR does once it knows: result variables, then continue to the destination.
         ari = f"{sandbox.ari_url}ari/channels/{call.other_id}"
@@ -295,7 +307,7 @@ async def test_caller_speaks_the_file_then_dtmf_and_is_routed(sandbox: SandboxIn
 @pytest.mark.usefixtures("answering_ivr")
 async def test_caller_can_hang_up_early(sandbox: SandboxInfo) -> None:
     async with CallLab(sandbox) as lab:
-        call = await lab.call(hangup_after=0.5)
+        call = await lab.call(endpoint=f"Local/{STAND_IN}@ivr-app", hangup_after=0.5)
         await call.gone(timeout=5)
         assert not any(event["type"] == "ChannelUserevent" for event in call.events)
         destroyed = [event for event in call.events if event["type"] == "ChannelDestroyed"]
@@ -314,8 +326,8 @@ async def test_caller_can_hang_up_early(sandbox: SandboxInfo) -> None:
 @pytest.mark.real
 async def test_hangup_and_timeout_message(sandbox: SandboxInfo) -> None:
     async with CallLab(sandbox) as lab:
-        call = await lab.call(endpoint="Local/s@ivr-in")  # no app registered: Stasis() fails
-        with pytest.raises(TimeoutError, match=r"(?s)did not arrive.*Stasis\(speech-ivr\)"):
+        call = await lab.call(endpoint="Local/nobody-home@ivr-app")  # no such app: Stasis() fails
+        with pytest.raises(TimeoutError, match=r"(?s)did not arrive.*Stasis\(nobody-home,\)"):
             await call.arrival(timeout=0.5)
         await call.hangup()  # already gone: no error
         await call.gone(timeout=5)

@@ -1,0 +1,176 @@
+"""One conformance suite for every way of tapping the caller, through the sandbox Asterisk.
+
+Each transport gets its own app (its own ARI application name, so it can run beside the
+session's app) that records what its tap heard; calls reach it through ``Local/APP@ivr-app``.
+stream-channel goes through the test double of Wazo's module, with calls in ulaw like a
+real phone (the module sends nothing at all for a slin16 channel).
+"""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import math
+import subprocess
+import wave
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from ivr.flow import load_flows
+from ivr.sandbox import CallLab, PlacedCall, SandboxInfo
+from ivr.sandbox.prompts import SWITCHBOARD_KO_CALLERS
+from ivr.speech.models import ModelStore
+from ivr.telephony.app import SpeechIvrApp, serving
+from ivr.telephony.router import is_own_id
+from tests.stream_channel_double import StreamChannelDouble
+
+pytestmark = pytest.mark.real
+
+TRANSPORTS = ["websocket", "rtp", "audiosocket", "stream-channel"]
+TONE_RMS = 5792  # a 440 Hz sine at a quarter of full scale
+
+
+class Transport:
+    def __init__(self, name: str, app: SpeechIvrApp, record_dir: Path, double: StreamChannelDouble | None) -> None:
+        self.name = name
+        self.app = app
+        self.record_dir = record_dir
+        self.double = double
+        # Like a real phone for stream-channel; bit-exact slin16 for the others.
+        self.formats = "ulaw" if name == "stream-channel" else "slin16"
+
+    async def call(self, lab: CallLab, *, flow: str | None = None, **kwargs: object) -> PlacedCall:
+        variables = {"FLOW": flow} if flow else {}
+        return await lab.call(
+            endpoint=f"Local/{self.app.settings.app}@ivr-app", formats=self.formats, variables=variables, **kwargs
+        )
+
+    async def recording(self, call: PlacedCall) -> array.array:
+        """What the app's tap heard during the call, once the call has left the app."""
+        await asyncio.wait_for(self.app.idle(), 10)
+        with wave.open(str(self.record_dir / f"{call.other_id}.wav")) as audio:
+            return array.array("h", audio.readframes(audio.getnframes()))
+
+    async def kill_tap(self, lab: CallLab, call: PlacedCall) -> None:
+        """Break the call's tap from outside, as a crash or a network fault would."""
+        if self.double is not None:
+            assert self.double.kill(call.other_id) == 1
+            return
+        taps = [c["id"] for c in await lab.channels() if is_own_id(c["id"]) and "-tap-" in c["id"]]
+        assert len(taps) == 1
+        await lab.hangup(taps[0])
+
+
+@pytest.fixture(scope="module", params=TRANSPORTS)
+async def transport(
+    request: pytest.FixtureRequest,
+    sandbox: SandboxInfo,
+    models: ModelStore,
+    flow_files: tuple[Path, Path],
+    ivr_app: SpeechIvrApp,  # its prompts are installed
+    tmp_path_factory: pytest.TempPathFactory,
+    stream_channel_double: StreamChannelDouble,
+) -> AsyncIterator[Transport]:
+    name: str = request.param
+    double = stream_channel_double if name == "stream-channel" else None
+    record_dir = tmp_path_factory.mktemp(f"recorded-{name}")
+    settings = sandbox.app_settings(
+        app=f"speech-ivr-{name}",
+        transport=name,
+        flows_dir=flow_files[0],
+        grammars_dir=flow_files[1],
+        default_flow="switchboard-ko",
+        record_dir=record_dir,
+        watch_flows=False,
+        stream_channel_url=double.url if double is not None else None,
+    )
+    app = SpeechIvrApp(settings, load_flows(settings.flows_dir, settings.grammars_dir), models)
+    async with serving(app):
+        yield Transport(name, app, record_dir, double)
+    if double is not None:
+        assert double.violations == []
+
+
+@pytest.fixture(scope="module")
+def tone(sandbox: SandboxInfo) -> tuple[str, array.array]:
+    """One second of 440 Hz at 16 kHz (played without resampling), and its samples."""
+    path = sandbox.sounds_dir / "test" / "tone440.sln16"
+    path.parent.mkdir(exist_ok=True)
+    subprocess.run(
+        ["sox", "-n", "-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer", "-t", "raw", str(path),
+         "synth", "1", "sine", "440", "vol", "0.25"],
+        check=True,
+    )
+    return "speech-ivr/test/tone440", array.array("h", path.read_bytes())
+
+
+def rms(samples: array.array) -> float:
+    return math.sqrt(sum(s * s for s in samples) / max(1, len(samples)))
+
+
+def smoothness(samples: array.array) -> float:
+    """Mean |x[n]-x[n-1]| over mean |x|: 0.17 for this tone in the right byte order, ~1.5 swapped."""
+    steps = sum(abs(samples[i] - samples[i - 1]) for i in range(1, len(samples)))
+    return steps / max(1, sum(abs(s) for s in samples))
+
+
+def loud_part(samples: array.array) -> array.array:
+    loud = [i for i, s in enumerate(samples) if abs(s) > 1000]
+    return samples[loud[0] : loud[-1] + 1]
+
+
+async def test_a_tone_arrives_in_the_right_byte_order_and_level(
+    transport: Transport, lab: CallLab, tone: tuple[str, array.array]
+) -> None:
+    media, reference = tone
+    # The caller plays the tone, then presses 9 (no route: the menu asks again).
+    call = await transport.call(lab, speech=media, delay=0.5, dtmf="9", hold=2)
+    await call.gone()
+    recorded = await transport.recording(call)
+    heard = loud_part(recorded)
+    assert abs(len(heard) - len(reference)) < 400
+    assert abs(rms(heard) - TONE_RMS) / TONE_RMS < 0.03
+    assert smoothness(heard) < 0.3
+    if transport.formats == "slin16":  # no codec in the way: every sample as played
+        data = recorded.tobytes()
+        start = data.find(reference[:800].tobytes())
+        assert start >= 0 and data[start : start + len(reference) * 2] == reference.tobytes()
+
+
+async def test_dtmf_does_not_leak_into_the_audio(transport: Transport, lab: CallLab) -> None:
+    call = await transport.call(lab, delay=0.5, dtmf="9", hold=2)
+    await call.gone()
+    heard = await transport.recording(call)
+    assert max((abs(s) for s in heard), default=0) < 100
+
+
+async def test_a_spoken_phrase_is_routed(transport: Transport, lab: CallLab, sandbox: SandboxInfo) -> None:
+    call = await transport.call(lab, speech=SWITCHBOARD_KO_CALLERS["sales"].render(sandbox.sounds_dir))
+    arrival = await call.arrival()
+    assert (arrival.extension, arrival.variables["Result"]) == ("sales", "matched")
+
+
+async def test_a_hangup_mid_stream_cleans_everything_up(transport: Transport, lab: CallLab) -> None:
+    call = await transport.call(lab, hangup_after=1.5)
+    await call.gone()
+    assert await lab.wait_idle() == ([], [])
+    await asyncio.wait_for(transport.app.idle(), 5)
+
+
+async def test_a_killed_tap_leaves_a_menu_with_keys_working(transport: Transport, lab: CallLab) -> None:
+    # The main menu takes keys: after the tap dies the caller can still press 3.
+    call = await transport.call(lab, delay=7.0, dtmf="3")
+    await asyncio.sleep(2.0)
+    await transport.kill_tap(lab, call)
+    arrival = await call.arrival()
+    assert (arrival.extension, arrival.variables["Result"]) == ("billing", "dtmf")
+
+
+async def test_a_killed_tap_sends_a_speech_only_menu_to_the_fallback(transport: Transport, lab: CallLab) -> None:
+    call = await transport.call(lab, flow="ivr-test-speech", hold=20)
+    await asyncio.sleep(2.0)
+    await transport.kill_tap(lab, call)
+    arrival = await call.arrival()
+    assert (arrival.context, arrival.variables["Result"]) == ("ivr-fallback", "error")
