@@ -8,7 +8,10 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+from ivr.cache import default_cache_dir
+
 from .errors import SandboxError
+
 
 ROOTFS_NAME = "asterisk-22"
 MIRROR = "http://deb.debian.org/debian"
@@ -22,12 +25,6 @@ SUITE = "sid"  # the Debian suite that carries Asterisk 22
 LOG_TAIL_LINES = 30
 
 Log = Callable[[str], None]
-
-
-def default_cache_dir() -> Path:
-    """`${XDG_CACHE_HOME:-~/.cache}/speech-ivr`."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "speech-ivr"
 
 
 def rootfs_path(cache_dir: Path | None = None) -> Path:
