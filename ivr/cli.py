@@ -62,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("paths", nargs="*", type=Path, help="flow/grammar files or directories (default: ./flows ./grammars)")
     check.add_argument("--sounds", type=Path, action="append", default=[], metavar="DIR", help="Asterisk sounds directory to find sound: prompts in")
+    check.add_argument("--config", type=Path, help="TOML settings file (for the models' vocabularies)")
+    check.add_argument("--no-vocabulary", action="store_true", help="do not check grammar words against the models")
     check.set_defaults(handler=_check)
 
     graph = commands.add_parser("graph", help="print a flow as a Mermaid diagram")
@@ -83,6 +85,21 @@ def _parser() -> argparse.ArgumentParser:
     _add_flow_arguments(test_flow)
     test_flow.add_argument("cases", type=Path, help="YAML file of cases")
     test_flow.set_defaults(handler=_test_flow)
+
+    models = commands.add_parser("models", help="Vosk models: list, download, locate, verify")
+    model_actions = models.add_subparsers(title="actions", required=True, metavar="ACTION")
+    listing = model_actions.add_parser("list", help="the catalogue, with what is installed where")
+    listing.set_defaults(handler=lambda args: _models("list_models"))
+    fetch = model_actions.add_parser("download", help="download a model into the cache (resumes, checks)")
+    fetch.add_argument("target", help="a catalogue name or a URL of a model zip")
+    fetch.add_argument("--sha256", help="the zip's SHA-256, checked after the download")
+    fetch.set_defaults(handler=lambda args: _models("download", args.target, sha256=args.sha256))
+    where = model_actions.add_parser("path", help="the directory of an installed model")
+    where.add_argument("name")
+    where.set_defaults(handler=lambda args: _models("show_path", args.name))
+    check_model = model_actions.add_parser("verify", help="load a model and decode a second of silence")
+    check_model.add_argument("name", help="a catalogue name, a package or a directory")
+    check_model.set_defaults(handler=lambda args: _models("verify", args.name))
 
     sandbox = commands.add_parser("sandbox", help="a local Asterisk 22 for trying things out")
     sandbox.add_argument("action", choices=["up", "down", "status"])
@@ -182,8 +199,22 @@ async def _serve_until_signalled(app: SpeechIvrApp) -> None:
 
 def _check(args: argparse.Namespace) -> int:
     from ivr.flow.check import run_check
+    from ivr.speech.models import ModelNotFound, resolve_model_path
+    from ivr.speech.vocabulary import VocabularyError, model_vocabulary
 
-    return run_check(args.paths, args.sounds, sys.stdout)
+    models = _settings(args).models
+
+    def vocabulary(language: str) -> frozenset[str] | None:
+        if language not in models:
+            print(f"speech-ivr check: {language} words not checked: no model configured", file=sys.stderr)
+            return None
+        try:
+            return model_vocabulary(resolve_model_path(models[language]))
+        except (ModelNotFound, VocabularyError) as exc:
+            print(f"speech-ivr check: {language} words not checked: {exc}", file=sys.stderr)
+            return None
+
+    return run_check(args.paths, args.sounds, sys.stdout, None if args.no_vocabulary else vocabulary)
 
 
 def _load_flow(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -258,6 +289,12 @@ def _test_flow(args: argparse.Namespace) -> int:
             print("      " + result.simulation.report().replace("\n", "\n      "))
     print(f"{len(cases.cases) - failed} passed, {failed} failed")
     return 1 if failed else 0
+
+
+def _models(action: str, *args: object, **kwargs: object) -> int:
+    from ivr.speech import models_cli
+
+    return getattr(models_cli, action)(*args, **kwargs)
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ Paths name what to check::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -18,6 +18,7 @@ from typing import TextIO
 from ivr.flow.errors import Diagnostic, FlowLoadError
 from ivr.flow.loader import FlowSet, load_files, yaml_files
 from ivr.flow.prompts import missing_prompts
+from ivr.flow.vocabulary_check import unknown_words
 
 FLOWS_DIR = "flows"
 GRAMMARS_DIR = "grammars"
@@ -78,9 +79,13 @@ def check_paths(
 
 
 def check_files(
-    files: ConfigFiles, *, sounds_dirs: Sequence[Path] = ()
+    files: ConfigFiles,
+    *,
+    sounds_dirs: Sequence[Path] = (),
+    vocabularies: Callable[[str], frozenset[str] | None] | None = None,
 ) -> tuple[FlowSet | None, list[Diagnostic]]:
-    """Load ``files`` together and, with ``sounds_dirs``, look for their prompts' audio.
+    """Load ``files`` together and, with ``sounds_dirs``, look for their prompts' audio;
+    with ``vocabularies`` (language -> the model's words, or None), check grammar words.
 
     Returns the flows (None if there is any error) and every diagnostic, sorted.
     """
@@ -97,6 +102,10 @@ def check_files(
     diagnostics += flow_set.diagnostics
     if sounds_dirs:
         diagnostics += missing_prompts(flow_set, sounds_dirs)
+    if vocabularies is not None:
+        languages = {grammar.language for grammar in flow_set.grammars.values()}
+        known = {language: vocabularies(language) for language in sorted(languages)}
+        diagnostics += unknown_words(flow_set, {k: v for k, v in known.items() if v is not None})
     return (None if _has_errors(diagnostics) else flow_set), sorted(diagnostics)
 
 
@@ -111,10 +120,15 @@ def format_report(diagnostics: Iterable[Diagnostic], *, files: int | None = None
     return "\n".join([*map(str, ordered), summary])
 
 
-def run_check(paths: Sequence[Path], sounds_dirs: Sequence[Path], out: TextIO) -> int:
+def run_check(
+    paths: Sequence[Path],
+    sounds_dirs: Sequence[Path],
+    out: TextIO,
+    vocabularies: Callable[[str], frozenset[str] | None] | None = None,
+) -> int:
     """Check, print the report to ``out`` and return the exit status: 1 on errors, else 0."""
     files = config_files(paths)
-    _, diagnostics = check_files(files, sounds_dirs=sounds_dirs)
+    _, diagnostics = check_files(files, sounds_dirs=sounds_dirs, vocabularies=vocabularies)
     print(format_report(diagnostics, files=files.count), file=out)
     return 1 if _has_errors(diagnostics) else 0
 

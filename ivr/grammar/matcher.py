@@ -72,7 +72,8 @@ class IntentMatcher:
 
     @classmethod
     def from_grammar(cls, grammar: Grammar) -> IntentMatcher:
-        return cls(grammar.intents)
+        """Its phrases with numbers spelled out and synonyms expanded."""
+        return cls(grammar.expanded())
 
     @property
     def vocabulary(self) -> list[str]:

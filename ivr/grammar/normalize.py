@@ -2,26 +2,47 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
+from collections.abc import Iterator, Mapping, Sequence
+
+from num2words import num2words
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u02bc": "'"})
 _STRAY_APOSTROPHE = re.compile(r"(?<!\w)'|'(?!\w)")
 
 
-def normalize(text: str) -> str:
+_NUMBER = re.compile(r"\d+")
+
+
+def normalize(text: str, language: str | None = None) -> str:
     """Return ``text`` in NFKC, casefolded, without punctuation, with single spaces.
 
     Punctuation and symbols become spaces, so ``"sales/billing"`` is two words. An
     apostrophe inside a word stays: recognizers spell English contractions such as
-    ``don't`` as one word of their vocabulary.
-
-    Digits are kept as written. Spelling them out in words depends on the language and
-    belongs between the punctuation and the whitespace steps below.
+    ``don't`` as one word of their vocabulary. With a ``language``, numbers are spelled out
+    in it (``3번`` -> ``삼 번``, ``24 hours`` -> ``twenty-four hours``): recognizers output words.
     """
     text = unicodedata.normalize("NFKC", text).casefold()
+    if language is not None:
+        text = _NUMBER.sub(lambda number: f" {_spell(int(number.group()), language)} ", text)
     text = _remove_punctuation(text)
     return " ".join(text.split())
+
+
+def _spell(number: int, language: str) -> str:
+    try:
+        return num2words(number, lang=language)
+    except NotImplementedError:
+        return str(number)
+
+
+def expand_synonyms(phrase: str, synonyms: Mapping[str, Sequence[str]]) -> Iterator[str]:
+    """The phrase and every variant with its words replaced by their synonyms."""
+    options = [[word, *synonyms.get(word, ())] for word in phrase.split()]
+    for combination in itertools.product(*options):
+        yield " ".join(combination)
 
 
 def _remove_punctuation(text: str) -> str:
