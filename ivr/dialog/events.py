@@ -26,10 +26,13 @@ class SpeechStarted:
 
 @dataclass(frozen=True)
 class Utterance:
-    """The recognizer's final result for one utterance, already matched against the grammar."""
+    """The recognizer's result for one utterance, already matched against the grammar and
+    judged (``match.score`` includes the doubt policy). ``early``: decided from a stable
+    partial result, before the end-of-speech silence."""
 
     transcript: str
     match: Match
+    early: bool = False
 
 
 @dataclass(frozen=True)

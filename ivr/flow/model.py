@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from ivr.grammar.normalize import expand_synonyms, normalize
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$")
 
 
@@ -59,6 +61,9 @@ class Timeouts(_Frozen):
     """Silence after speech that ends the utterance."""
     max_speech: Seconds = 10.0
     """Longest utterance; the recognizer is asked for its result when it is reached."""
+    early_decision: Seconds = 0.3
+    """Decide before the end-of-speech silence once the words heard so far have named one
+    intent, and nothing else, for this long (0: always wait for the silence)."""
 
 
 def _as_media_list(value: object) -> object:
@@ -209,5 +214,26 @@ class Grammar(_Frozen):
     name: str = Field(min_length=1)
     language: str = Field(min_length=1)
     intents: dict[str, Annotated[tuple[str, ...], Field(min_length=1)]] = Field(min_length=1)
+    synonyms: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    """Word -> other words callers say for it; every phrase is also heard with them."""
     source: Path | None = Field(default=None, exclude=True)
+
+    def expanded(self) -> dict[str, tuple[str, ...]]:
+        """Each intent's phrases normalized (numbers spelled out) and with their synonyms."""
+        return {
+            intent: tuple(
+                dict.fromkeys(
+                    variant
+                    for phrase in phrases
+                    for variant in expand_synonyms(normalize(phrase, self.language), self._normalized_synonyms())
+                )
+            )
+            for intent, phrases in self.intents.items()
+        }
+
+    def _normalized_synonyms(self) -> dict[str, tuple[str, ...]]:
+        return {
+            normalize(word, self.language): tuple(normalize(s, self.language) for s in alternatives)
+            for word, alternatives in self.synonyms.items()
+        }
 

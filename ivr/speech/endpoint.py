@@ -25,6 +25,8 @@ class EndpointSettings:
     end_of_speech: float = 0.6
     max_speech: float = 10.0
     onset: float = 0.08
+    early_decision: float = 0.0
+    """How long a partial result must name one intent unambiguously to be taken (0: never)."""
     frame: float = 0.02
     """Duration of the frames ``feed`` is given."""
 

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 import vosk
 
 from ivr.dialog.events import Event, SpeechStarted, Utterance
-from ivr.grammar.matcher import IntentMatcher
+from ivr.grammar.decision import judge
+from ivr.grammar.matcher import IntentMatcher, Match
 from ivr.media.endpoint import TapError
 from ivr.speech.endpoint import Endpoint, Endpointer, EndpointSettings
 from ivr.speech.recognizer import GrammarRecognizer
@@ -45,6 +46,28 @@ class _Listening:
     )
     batch: list[bytes] = field(default_factory=list)
     chunks: asyncio.Queue[bytes | None] | None = None  # to the decoder, once speech started
+
+
+class _EarlyDecision:
+    """Watches partial results: an intent named unambiguously (its phrase exactly, no other
+    word, no close runner-up) and unchanged for ``after`` seconds is taken at once."""
+
+    def __init__(self, matcher: IntentMatcher, after: float) -> None:
+        self._matcher = matcher
+        self._after = after
+        self._partial = ""
+        self._since = 0.0
+
+    def update(self, partial: str, now: float) -> Match | None:
+        if self._after <= 0 or not partial:
+            return None
+        if partial != self._partial:
+            self._partial, self._since = partial, now
+            return None
+        match = judge(self._matcher.match(partial), [(word, 1.0) for word in partial.split()])
+        if match.intent is not None and match.score >= 100 and now - self._since >= self._after:
+            return match
+        return None
 
 
 class SpeechListener:
@@ -149,10 +172,18 @@ class SpeechListener:
         recognizer = await loop.run_in_executor(
             self._executor, GrammarRecognizer, listening.model, listening.matcher.vocabulary
         )
+        early = _EarlyDecision(listening.matcher, listening.endpointer.settings.early_decision)
         while (chunk := await listening.chunks.get()) is not None:
-            await loop.run_in_executor(self._executor, recognizer.accept, chunk)
+            partial = await loop.run_in_executor(self._executor, recognizer.accept, chunk)
+            if (match := early.update(partial, self._clock())) is not None:
+                if self._listening is listening:
+                    self._listening = None  # decided: the rest of the utterance is not needed
+                log.debug("early decision on %r -> %s", partial, match)
+                self._emit(Utterance(partial, match, early=True))
+                return
         transcript = await loop.run_in_executor(self._executor, recognizer.finish)
-        match = listening.matcher.match(transcript.text)
+        words = [(w.word, w.confidence) for w in transcript.words]
+        match = judge(listening.matcher.match(transcript.text), words)
         log.debug("utterance %r -> %s", transcript.text, match)
         self._emit(Utterance(transcript.text, match))
 

@@ -49,11 +49,16 @@ class GrammarRecognizer:
         self._recognizer.SetWords(True)
         self._segments: list[Word] = []
 
-    def accept(self, pcm: bytes) -> None:
-        """Decode 16-bit little-endian mono PCM at the recognizer's sample rate."""
+    def accept(self, pcm: bytes) -> str:
+        """Decode 16-bit little-endian mono PCM at the recognizer's sample rate; return the
+        words heard so far (a partial result, which later audio may still change)."""
         if self._recognizer.AcceptWaveform(pcm):
             # Vosk's own endpoint fired inside the utterance: keep its words for finish().
             self._segments.extend(_words(self._recognizer.Result()))
+            partial = ""
+        else:
+            partial = json.loads(self._recognizer.PartialResult()).get("partial", "")
+        return " ".join([w.word for w in self._segments] + partial.split())
 
     def finish(self) -> Transcript:
         """The words of everything accepted since the last finish()."""

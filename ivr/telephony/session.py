@@ -182,7 +182,9 @@ class CallSession:
                     self._listener.listen(
                         self._vosk_model,
                         self._yes_no if grammar == CONFIRM_GRAMMAR else self._matchers[grammar],
-                        EndpointSettings(timeouts.end_of_speech, timeouts.max_speech),
+                        EndpointSettings(
+                            timeouts.end_of_speech, timeouts.max_speech, early_decision=timeouts.early_decision
+                        ),
                     )
                 case StopListening() if self._listener is not None:
                     self._listener.stop()
