@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -28,10 +27,9 @@ GRAMMARS = {
 
 FUZZ = settings(
     max_examples=50,
-    # Work is linear in the file, which is bounded in size: the slowest cases (nesting as deep
-    # as the parser's recursion allows, values of some 100 kB) take under 2 s, with room for a
-    # busy machine. Exponential work (an alias bomb expanded) would take far longer.
-    deadline=timedelta(seconds=10),
+    # No deadline: these machines are shared and noisy. Exponential work (an alias bomb
+    # expanded) is stopped by the loader's node limit, which the bomb tests check directly.
+    deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -184,7 +182,7 @@ def test_a_mangled_grammar(data: st.DataObject) -> None:
     check_loading(FLOW.encode(), grammars)
 
 
-@settings(max_examples=40, deadline=timedelta(seconds=5), database=None)
+@settings(max_examples=40, deadline=None, database=None)
 @given(st.binary(max_size=2_000) | st.text(max_size=2_000).map(str.encode))
 def test_arbitrary_content(content: bytes) -> None:
     check_loading(content, {name: content for name in GRAMMARS})
