@@ -60,6 +60,10 @@ class Endpointer:
             self._started_at + self.settings.max_speech,
         )
 
+    def quiet_for(self, now: float) -> float:
+        """How long the caller has been silent (0 while speaking)."""
+        return max(0.0, now - self._last_voice)
+
     def feed(self, voiced: bool, now: float) -> Endpoint | None:
         """One frame's voice decision, stamped with the frame's time."""
         if voiced:

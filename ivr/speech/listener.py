@@ -50,7 +50,9 @@ class _Listening:
 
 class _EarlyDecision:
     """Watches partial results: an intent named unambiguously (its phrase exactly, no other
-    word, no close runner-up) and unchanged for ``after`` seconds is taken at once."""
+    word, no close runner-up), unchanged for ``after`` seconds while the caller has been
+    silent as long, is taken at once. (A pause is required: in the middle of a long
+    sentence the partial result can rest on one grammar word for a while.)"""
 
     def __init__(self, matcher: IntentMatcher, after: float) -> None:
         self._matcher = matcher
@@ -58,16 +60,16 @@ class _EarlyDecision:
         self._partial = ""
         self._since = 0.0
 
-    def update(self, partial: str, now: float) -> Match | None:
+    def update(self, partial: str, now: float, quiet_for: float) -> Match | None:
         if self._after <= 0 or not partial:
             return None
         if partial != self._partial:
             self._partial, self._since = partial, now
             return None
+        if now - self._since < self._after or quiet_for < self._after:
+            return None
         match = judge(self._matcher.match(partial), [(word, 1.0) for word in partial.split()])
-        if match.intent is not None and match.score >= 100 and now - self._since >= self._after:
-            return match
-        return None
+        return match if match.intent is not None and match.score >= 100 else None
 
 
 class SpeechListener:
@@ -175,7 +177,8 @@ class SpeechListener:
         early = _EarlyDecision(listening.matcher, listening.endpointer.settings.early_decision)
         while (chunk := await listening.chunks.get()) is not None:
             partial = await loop.run_in_executor(self._executor, recognizer.accept, chunk)
-            if (match := early.update(partial, self._clock())) is not None:
+            now = self._clock()
+            if (match := early.update(partial, now, listening.endpointer.quiet_for(now))) is not None:
                 if self._listening is listening:
                     self._listening = None  # decided: the rest of the utterance is not needed
                 log.debug("early decision on %r -> %s", partial, match)
