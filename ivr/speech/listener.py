@@ -1,7 +1,7 @@
 """The asyncio shell that turns a call's audio into dialog events.
 
-audio bytes -> 20 ms frames -> voice detector -> endpointer -> (speech only) recognizer
--> matcher -> ``SpeechStarted`` / ``Utterance`` events for the dialog engine.
+audio bytes -> 20 ms frames -> voice detector -> endpointer -> (speech only) gain ->
+recognizer -> matcher -> ``SpeechStarted`` / ``Utterance`` events for the dialog engine.
 
 Only speech is decoded: frames are kept in a short pre-roll while the line is quiet and
 handed to a fresh recognizer when speech starts, so silence costs no decoding and the
@@ -26,6 +26,7 @@ from ivr.grammar.decision import judge
 from ivr.grammar.matcher import IntentMatcher, Match
 from ivr.media.endpoint import TapError
 from ivr.speech.endpoint import Endpoint, Endpointer, EndpointSettings
+from ivr.speech.gain import GainControl
 from ivr.speech.recognizer import GrammarRecognizer
 from ivr.speech.vad import FRAME_MS, Framer, VoiceDetector
 
@@ -90,6 +91,7 @@ class SpeechListener:
         self._executor = executor
         self._clock = clock
         self._voice = voice or VoiceDetector()
+        self._gain = GainControl()
         self._framer = Framer()
         self._listening: _Listening | None = None
         self._decoders: set[asyncio.Task[None]] = set()
@@ -134,7 +136,9 @@ class SpeechListener:
         if listening is None:
             return
         now = self._clock()
-        endpoint = listening.endpointer.feed(self._voice.is_speech(frame), now)
+        voiced = self._voice.is_speech(frame)
+        self._gain.observe(frame, voiced)
+        endpoint = listening.endpointer.feed(voiced, now)
         if listening.chunks is None:
             listening.preroll.append(frame)
         else:
@@ -148,7 +152,7 @@ class SpeechListener:
 
     def _start_utterance(self, listening: _Listening) -> None:
         listening.chunks = asyncio.Queue()
-        listening.chunks.put_nowait(b"".join(listening.preroll))
+        listening.chunks.put_nowait(self._gain.apply(b"".join(listening.preroll)))
         listening.preroll.clear()
         task = asyncio.create_task(self._decode(listening))
         self._decoders.add(task)
@@ -162,10 +166,9 @@ class SpeechListener:
         listening.chunks.put_nowait(None)
         self._listening = None  # one utterance per listen()
 
-    @staticmethod
-    def _flush(listening: _Listening) -> None:
+    def _flush(self, listening: _Listening) -> None:
         if listening.batch and listening.chunks is not None:
-            listening.chunks.put_nowait(b"".join(listening.batch))
+            listening.chunks.put_nowait(self._gain.apply(b"".join(listening.batch)))
             listening.batch.clear()
 
     async def _decode(self, listening: _Listening) -> None:
