@@ -278,8 +278,8 @@ def test_no_input_then_an_answer_on_the_second_attempt() -> None:
 
 @pytest.mark.parametrize(
     "utterance",
-    [said(None, 0, ""), said("refund"), said("sales", 50, "영어")],
-    ids=["nothing-recognized", "intent-without-route-here", "score-below-min"],
+    [said("refund"), said("sales", 50, "영어")],
+    ids=["intent-without-route-here", "score-below-min"],
 )
 def test_no_match_reprompts_until_the_retry_limit_then_the_fallback(utterance: Utterance) -> None:
     call = Call()
@@ -293,6 +293,25 @@ def test_no_match_reprompts_until_the_retry_limit_then_the_fallback(utterance: U
     assert actions[-1] == ContinueInDialplan(FALLBACK)
     assert variables(actions)["IVR_RESULT"] == "no-match"
     assert variables(actions)["IVR_TRANSCRIPT"] == utterance.transcript
+
+
+def test_speech_without_words_is_not_an_answer_and_listening_goes_on() -> None:
+    call = Call()
+    call.prompt_ends()
+    no_input_at = call.engine.deadline
+    call.send(SpeechStarted(), 0.5)
+    actions = call.send(said(None, 0, ""), 1.0)  # a noise the VAD took for voice
+    assert actions == [Listen("g", call.engine.menu.timeouts)]
+    assert call.engine.deadline == no_input_at  # the silence it interrupted goes on
+    assert call.says("sales")[-1] == ContinueInDialplan(SALES)
+
+
+def test_noise_over_the_prompt_leaves_the_full_no_input_time() -> None:
+    call = Call()
+    call.send(SpeechStarted(), 0.5)  # stops the prompt (barge-in)
+    call.send(said(None, 0, ""), 1.0)
+    assert call.engine.deadline == call.now + call.engine.menu.timeouts.no_input
+    assert plays(call.silence()) == [("sound:ni-1",)]
 
 
 def test_a_menu_fallback_overrides_the_flows() -> None:
@@ -354,7 +373,7 @@ def test_confirmation_by_keys() -> None:
 
 def test_an_unclear_confirmation_is_asked_again() -> None:
     call = confirming_call()
-    assert plays(call.says(None, 0)) == [("sound:did-you-say", "sound:billing")]
+    assert plays(call.says(None, 0, "영업")) == [("sound:did-you-say", "sound:billing")]
 
 
 def test_a_confident_answer_is_not_confirmed() -> None:

@@ -100,6 +100,7 @@ class DialogEngine:
         self._keys = ""
         self._pending: _Pending | None = None
         self._variables: dict[str, str] = {}
+        self._silence_deadline: float | None = None  # the no-input deadline speech interrupted
 
     @property
     def deadline(self) -> float | None:
@@ -197,11 +198,14 @@ class DialogEngine:
 
     def _speech_started(self, now: float) -> list[Action]:
         timeouts = self.menu.timeouts
+        self._silence_deadline = self._deadline if self._phase is _Phase.WAITING else None
         self._phase = _Phase.SPEAKING
         self._deadline = now + timeouts.max_speech + timeouts.end_of_speech + RECOGNITION_GRACE
         return self._stop_prompt()
 
     def _answered(self, utterance: Utterance, now: float) -> list[Action]:
+        if not utterance.transcript.strip():
+            return self._heard_nothing(now)
         match = utterance.match
         if self._pending is not None:
             return self._confirmed(match.intent if match.score >= self.menu.min_score else None)
@@ -213,6 +217,14 @@ class DialogEngine:
             self._pending = _Pending(match.intent, route, utterance.transcript, match.score)
             return self._ask(route.confirm)
         return self._take(match.intent, route, Result.MATCHED, utterance.transcript, match.score)
+
+    def _heard_nothing(self, now: float) -> list[Action]:
+        """The "speech" had no words in it (a noise the VAD took for voice): not an answer,
+        so listen on. The no-input time it interrupted goes on where it was, so a noisy
+        line still ends in a reprompt."""
+        self._phase = _Phase.WAITING
+        self._deadline = self._silence_deadline or now + self.menu.timeouts.no_input
+        return self._listen()
 
     def _confirmed(self, answer: str | None) -> list[Action]:
         pending = self._pending
