@@ -153,10 +153,11 @@ def _decode(pcm: bytes, words: list[str], rate: int = 16000, offset: float = 0.0
     return Heard(words_heard, partials, compute)
 
 
-def _cut(pcm: bytes, gain: bool = True) -> tuple[bytes, float, float, list[float]] | None:
-    """Cut the utterance like the listener: (audio from the pre-roll on, boosted batch by batch
-    as the listener's gain control does, its start time, the time the endpointer ends it,
-    when voice was last heard at each frame), or None if no speech starts."""
+def _cut(pcm: bytes, first: int = 0, gain: bool = True) -> tuple[bytes, float, float, list[float]] | None:
+    """Cut the utterance like the listener, from frame ``first`` on: (audio from the pre-roll
+    on, boosted batch by batch as the listener's gain control does, its start time, the time
+    the endpointer ends it, when voice was last heard at each frame), or None if no speech
+    starts."""
     voice = VoiceDetector()
     control = GainControl()
     endpointer = Endpointer(EndpointSettings(END_OF_SPEECH, MAX_SPEECH))
@@ -168,13 +169,15 @@ def _cut(pcm: bytes, gain: bool = True) -> tuple[bytes, float, float, list[float
     frames += [bytes(FRAME_BYTES)] * int((END_OF_SPEECH + 1) / FRAME_SECONDS)
     boost = control.apply if gain else (lambda audio: audio)
     for index, frame in enumerate(frames):
+        if index < first:
+            continue
         now = (index + 1) * FRAME_SECONDS
         voiced = voice.is_speech(frame)
         control.observe(frame, voiced)
         event = endpointer.feed(voiced, now)
         last_voice.append(round(now - endpointer.quiet_for(now), 3))
         if event is Endpoint.SPEECH_STARTED:
-            started = max(0, index + 1 - PREROLL_FRAMES)
+            started = max(first, index + 1 - PREROLL_FRAMES)
             chunks.append(boost(b"".join(frames[started : index + 1])))
         elif started is not None and (index + 1 - started) % BATCH_FRAMES == 0:
             chunks.append(boost(b"".join(frames[index + 1 - BATCH_FRAMES : index + 1])))
@@ -201,10 +204,17 @@ def observe(clip: Clip) -> Observation:
         _decode(pcm, vocabulary).words, raw_8k,
     )
     cut = _cut(pcm)
-    if cut is None:
+    heard = None
+    while cut is not None:
+        audio, seen.start, seen.ended, seen.last_voice = cut
+        heard = _decode(audio, vocabulary, offset=seen.start)
+        if heard.words:
+            break
+        # No words: a noise taken for voice. The dialog engine listens on.
+        cut = _cut(pcm, first=round(seen.ended / FRAME_SECONDS))
+    if heard is None:
         return seen
-    audio, seen.start, seen.ended, seen.last_voice = cut
-    seen.pipeline = _decode(audio, vocabulary, offset=seen.start)
+    seen.pipeline = heard
     seen.pipeline_8k = _decode(Decimator().push(audio), vocabulary, 8000, offset=seen.start)
     garbage = sorted(frozenset(FILLERS) - set(vocabulary))
     fillers = _decode(audio, vocabulary + garbage).words
@@ -246,9 +256,9 @@ def judge_words(matcher: IntentMatcher, words: list[tuple[str, float]], policy: 
     return Decision("accept" if match.score >= policy.accept else "confirm", match.intent)
 
 
-def _early(matcher: IntentMatcher, seen: Observation, heard: Heard, after: float) -> tuple[float, str] | None:
-    """When the listener's early decision would fire, and on which intent: it looks at the
-    partial result after each batch of frames (``BATCH_FRAMES``, the pre-roll first)."""
+def _early(matcher: IntentMatcher, seen: Observation, heard: Heard, after: float) -> float | None:
+    """When the listener's early decision would end the utterance: it looks at the partial
+    result after each batch of frames (``BATCH_FRAMES``, the pre-roll first)."""
     assert seen.start is not None and seen.last_voice is not None
     frames = len(seen.last_voice)
     batch_ends = range(PREROLL_FRAMES, frames + 1, BATCH_FRAMES)
@@ -266,7 +276,7 @@ def _early(matcher: IntentMatcher, seen: Observation, heard: Heard, after: float
             continue
         match = judge(matcher.match(partial), [(w, 1.0) for w in partial.split()])
         if match.intent is not None and match.score >= 100:
-            return at, match.intent
+            return at
     return None
 
 
@@ -279,11 +289,13 @@ def decide(matcher: IntentMatcher, seen: Observation, heard: Heard | None, polic
     if seen.speech_end is None:
         return decision
     # Decoding keeps up with the audio: what remains at the end is finishing the last batch.
-    latency = seen.ended - seen.speech_end + heard.compute * BATCH_FRAMES
+    # An early end is judged on the final words: the caller has been quiet for a while by
+    # then, so the recognizer has little left to change.
+    finishing = heard.compute * BATCH_FRAMES
     early = _early(matcher, seen, heard, policy.early) if policy.early > 0 else None
-    if early is not None and early[0] < seen.ended:
-        return Decision("accept", early[1], early[0] - seen.speech_end, early=True)
-    return dataclasses.replace(decision, latency=latency)
+    if early is not None and early < seen.ended:
+        return dataclasses.replace(decision, latency=early - seen.speech_end + finishing, early=True)
+    return dataclasses.replace(decision, latency=seen.ended - seen.speech_end + finishing)
 
 
 def raw_intent(matcher: IntentMatcher, words: list[tuple[str, float]] | None) -> str | None:

@@ -27,7 +27,7 @@ class SpeechStarted:
 @dataclass(frozen=True)
 class Utterance:
     """The recognizer's result for one utterance, already matched against the grammar and
-    judged (``match.score`` includes the doubt policy). ``early``: decided from a stable
+    judged (``match.score`` includes the doubt policy). ``early``: ended on a stable
     partial result, before the end-of-speech silence."""
 
     transcript: str

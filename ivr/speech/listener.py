@@ -52,8 +52,11 @@ class _Listening:
 class _EarlyDecision:
     """Watches partial results: an intent named unambiguously (its phrase exactly, no other
     word, no close runner-up), unchanged for ``after`` seconds while the caller has been
-    silent as long, is taken at once. (A pause is required: in the middle of a long
-    sentence the partial result can rest on one grammar word for a while.)"""
+    silent as long, ends the utterance at once instead of waiting for the whole end-of-speech
+    silence. (A pause is required: in the middle of a long sentence the partial result can
+    rest on one grammar word for a while.) The final result is then judged like any other:
+    an early end is no licence to skip the doubt policy, which partial results (without word
+    confidences) cannot feed."""
 
     def __init__(self, matcher: IntentMatcher, after: float) -> None:
         self._matcher = matcher
@@ -61,16 +64,16 @@ class _EarlyDecision:
         self._partial = ""
         self._since = 0.0
 
-    def update(self, partial: str, now: float, quiet_for: float) -> Match | None:
+    def update(self, partial: str, now: float, quiet_for: float) -> bool:
         if self._after <= 0 or not partial:
-            return None
+            return False
         if partial != self._partial:
             self._partial, self._since = partial, now
-            return None
+            return False
         if now - self._since < self._after or quiet_for < self._after:
-            return None
+            return False
         match = judge(self._matcher.match(partial), [(word, 1.0) for word in partial.split()])
-        return match if match.intent is not None and match.score >= 100 else None
+        return match.intent is not None and match.score >= 100
 
 
 class SpeechListener:
@@ -178,20 +181,21 @@ class SpeechListener:
             self._executor, GrammarRecognizer, listening.model, listening.matcher.vocabulary
         )
         early = _EarlyDecision(listening.matcher, listening.endpointer.settings.early_decision)
+        decided_early = False
         while (chunk := await listening.chunks.get()) is not None:
             partial = await loop.run_in_executor(self._executor, recognizer.accept, chunk)
             now = self._clock()
-            if (match := early.update(partial, now, listening.endpointer.quiet_for(now))) is not None:
+            if early.update(partial, now, listening.endpointer.quiet_for(now)):
                 if self._listening is listening:
                     self._listening = None  # decided: the rest of the utterance is not needed
-                log.debug("early decision on %r -> %s", partial, match)
-                self._emit(Utterance(partial, match, early=True))
-                return
+                log.debug("early end of utterance on %r", partial)
+                decided_early = True
+                break
         transcript = await loop.run_in_executor(self._executor, recognizer.finish)
         words = [(w.word, w.confidence) for w in transcript.words]
         match = judge(listening.matcher.match(transcript.text), words)
         log.debug("utterance %r -> %s", transcript.text, match)
-        self._emit(Utterance(transcript.text, match))
+        self._emit(Utterance(transcript.text, match, early=decided_early))
 
     async def _watch_clock(self) -> None:
         """End utterances on time even when no frames arrive (some taps send nothing in
