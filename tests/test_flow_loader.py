@@ -98,7 +98,7 @@ def test_korean_switchboard_flow() -> None:
     menu = flow.start_menu
     assert menu.prompt == ("sound:speech-ivr/switchboard-ko/main",)
     assert menu.grammar == "switchboard-ko"
-    assert menu.min_score == 70
+    assert menu.min_score == 50
     assert (menu.timeouts.no_input, menu.timeouts.end_of_speech, menu.timeouts.max_speech) == (
         5.0,
         0.6,
@@ -115,7 +115,7 @@ def test_korean_switchboard_flow() -> None:
     assert {intent: route.key for intent, route in menu.routes.items()} == {
         "sales": "1", "support": "2", "billing": "3", "tech": "4", "operator": "0"
     }
-    assert (menu.confirm_below, menu.retries) == (85, 2)
+    assert (menu.confirm_below, menu.retries) == (95, 2)
     assert flow.menus["order"].fallback == Destination(context="ivr-dest", extension="operator")
 
 
