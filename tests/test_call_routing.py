@@ -9,7 +9,7 @@ import pytest
 
 from ivr.flow import Flow
 from ivr.sandbox import CallLab, SandboxInfo
-from ivr.sandbox.prompts import SWITCHBOARD_KO_CALLERS
+from ivr.sandbox.prompts import SWITCHBOARD_KO_CALLERS, confirming
 from ivr.telephony.app import SpeechIvrApp
 from tests.harness import TEST_PROMPTS
 
@@ -31,7 +31,7 @@ def destination_intents() -> list[str]:
 async def test_a_caller_saying_an_intent_reaches_its_destination(
     intent: str, ivr_app: SpeechIvrApp, lab: CallLab, sandbox: SandboxInfo
 ) -> None:
-    speech = SWITCHBOARD_KO_CALLERS[intent].render(sandbox.sounds_dir)
+    speech = confirming(sandbox.sounds_dir, SWITCHBOARD_KO_CALLERS[intent])
     call = await lab.call(speech=speech, flow=FLOW, delay=1.0)
     arrival = await call.arrival(timeout=30)
     assert (arrival.context, arrival.extension) == ("ivr-dest", intent)
@@ -40,7 +40,7 @@ async def test_a_caller_saying_an_intent_reaches_its_destination(
     assert arrival.variables["Flow"] == FLOW
     assert arrival.variables["Menu"] == "main"
     assert arrival.variables["Transcript"]
-    assert 0.7 <= float(arrival.variables["Confidence"]) <= 1.0
+    assert 0.5 <= float(arrival.variables["Confidence"]) <= 1.0  # the menu's min_score
     await call.gone()
     assert await lab.wait_idle() == ([], [])
 

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from ivr.sandbox import CallLab, Sandbox, SandboxInfo
-from ivr.sandbox.prompts import SWITCHBOARD_KO_CALLERS
+from ivr.sandbox.prompts import SWITCHBOARD_KO_CALLERS, confirming
 from ivr.speech.models import ModelStore
 from ivr.telephony.app import SpeechIvrApp
 from ivr.telephony.router import new_id
@@ -43,8 +43,8 @@ async def test_the_app_serves_calls_again_after_asterisk_restarts(
             info = await asyncio.to_thread(sandbox.up)
             await _until(app.ready.is_set, timeout=15)
             async with CallLab(info) as lab:
-                spoken = SWITCHBOARD_KO_CALLERS["sales"]
-                call = await lab.call(speech=spoken.render(info.sounds_dir), flow="switchboard-ko")
+                said = confirming(info.sounds_dir, SWITCHBOARD_KO_CALLERS["sales"])
+                call = await lab.call(speech=said, flow="switchboard-ko")
                 arrival = await call.arrival()
                 assert (arrival.context, arrival.extension) == ("ivr-dest", "sales")
     finally:

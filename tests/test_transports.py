@@ -20,7 +20,7 @@ import pytest
 
 from ivr.flow import load_flows
 from ivr.sandbox import CallLab, PlacedCall, SandboxInfo
-from ivr.sandbox.prompts import SWITCHBOARD_KO_CALLERS
+from ivr.sandbox.prompts import SWITCHBOARD_KO_CALLERS, confirming
 from ivr.speech.models import ModelStore
 from ivr.telephony.app import SpeechIvrApp, serving
 from ivr.telephony.router import is_own_id
@@ -147,7 +147,8 @@ async def test_dtmf_does_not_leak_into_the_audio(transport: Transport, lab: Call
 
 
 async def test_a_spoken_phrase_is_routed(transport: Transport, lab: CallLab, sandbox: SandboxInfo) -> None:
-    call = await transport.call(lab, speech=SWITCHBOARD_KO_CALLERS["sales"].render(sandbox.sounds_dir))
+    # The Korean flow confirms all but its surest answers: the caller answers 네 if asked.
+    call = await transport.call(lab, speech=confirming(sandbox.sounds_dir, SWITCHBOARD_KO_CALLERS["sales"]))
     arrival = await call.arrival()
     assert (arrival.extension, arrival.variables["Result"]) == ("sales", "matched")
 
