@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import collections
+import math
 from collections.abc import Iterator
 
+import numpy as np
 import webrtcvad
 
 from ivr.speech.recognizer import SAMPLE_RATE
@@ -27,10 +30,26 @@ class Framer:
 
 
 class VoiceDetector:
-    """Is this 20 ms frame speech? Aggressiveness 0 (keeps most) to 3 (drops most non-speech)."""
+    """Is this 20 ms frame speech? WebRTC's VAD (aggressiveness 0, keeps most, to 3, drops most
+    non-speech), then a level gate: the frame must also stand ``margin_db`` above the line's
+    noise floor, the quietest frame of the last ``window`` frames. WebRTC's VAD takes steady
+    babble or hum for voice, and on such a line an utterance would never end (the endpointer
+    would wait for ``max_speech``); the gate changes nothing on a quiet line, whose floor is
+    far below any speech."""
 
-    def __init__(self, aggressiveness: int = 2) -> None:
+    def __init__(self, aggressiveness: int = 2, margin_db: float = 10.0, window: int = 150) -> None:
         self._vad = webrtcvad.Vad(aggressiveness)
+        self._margin = margin_db
+        self._levels: collections.deque[float] = collections.deque(maxlen=window)
 
     def is_speech(self, frame: bytes) -> bool:
-        return self._vad.is_speech(frame, SAMPLE_RATE)
+        level = _level_db(frame)
+        self._levels.append(level)
+        if not self._vad.is_speech(frame, SAMPLE_RATE):
+            return False
+        return level >= min(self._levels) + self._margin
+
+
+def _level_db(frame: bytes) -> float:
+    samples = np.frombuffer(frame, dtype="<i2").astype(np.float64)
+    return 10 * math.log10(float(np.mean(samples**2)) + 1.0)  # +1: digital silence is 0 dB
