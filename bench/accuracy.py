@@ -59,7 +59,7 @@ from ivr.speech.endpoint import Endpoint, Endpointer, EndpointSettings  # noqa: 
 from ivr.speech.gain import GainControl  # noqa: E402
 from ivr.speech.listener import BATCH_FRAMES, PREROLL_FRAMES  # noqa: E402
 from ivr.speech.recognizer import GrammarRecognizer  # noqa: E402
-from ivr.speech.vad import FRAME_BYTES, FRAME_MS, VoiceDetector  # noqa: E402
+from ivr.speech.vad import FRAME_BYTES, FRAME_MS, VoiceDetector, frame_power  # noqa: E402
 
 RAW_MIN = 70.0
 END_OF_SPEECH, MAX_SPEECH = 0.6, 8.0
@@ -154,7 +154,7 @@ def _decode(pcm: bytes, words: list[str], rate: int = 16000, offset: float = 0.0
     return Heard(words_heard, partials, compute)
 
 
-def _cut(pcm: bytes, first: int = 0, gain: bool = True) -> tuple[bytes, float, float, list[float]] | None:
+def _cut(pcm: bytes, first: int = 0) -> tuple[bytes, float, float, list[float]] | None:
     """Cut the utterance like the listener, from frame ``first`` on: (audio from the pre-roll
     on, boosted batch by batch as the listener's gain control does, its start time, the time
     the endpointer ends it, when voice was last heard at each frame), or None if no speech
@@ -168,24 +168,24 @@ def _cut(pcm: bytes, first: int = 0, gain: bool = True) -> tuple[bytes, float, f
     frames = [pcm[i : i + FRAME_BYTES] for i in range(0, len(pcm) - FRAME_BYTES + 1, FRAME_BYTES)]
     # Calls go on after the words: keep feeding silence until the endpointer decides.
     frames += [bytes(FRAME_BYTES)] * int((END_OF_SPEECH + 1) / FRAME_SECONDS)
-    boost = control.apply if gain else (lambda audio: audio)
     for index, frame in enumerate(frames):
         if index < first:
             continue
         now = (index + 1) * FRAME_SECONDS
-        voiced = voice.is_speech(frame)
-        control.observe(frame, voiced)
+        power = frame_power(frame)
+        voiced = voice.is_speech(frame, power)
+        control.observe(power, voiced)
         event = endpointer.feed(voiced, now)
         last_voice.append(round(now - endpointer.quiet_for(now), 3))
         if event is Endpoint.SPEECH_STARTED:
             started = max(first, index + 1 - PREROLL_FRAMES)
-            chunks.append(boost(b"".join(frames[started : index + 1])))
+            chunks.append(control.apply(b"".join(frames[started : index + 1])))
         elif started is not None and (index + 1 - started) % BATCH_FRAMES == 0:
-            chunks.append(boost(b"".join(frames[index + 1 - BATCH_FRAMES : index + 1])))
+            chunks.append(control.apply(b"".join(frames[index + 1 - BATCH_FRAMES : index + 1])))
         if event is Endpoint.SPEECH_ENDED and started is not None:
             tail = (index + 1 - started) % BATCH_FRAMES
             if tail:
-                chunks.append(boost(b"".join(frames[index + 1 - tail : index + 1])))
+                chunks.append(control.apply(b"".join(frames[index + 1 - tail : index + 1])))
             return b"".join(chunks), started * FRAME_SECONDS, now, last_voice[started:]
     return None
 

@@ -25,7 +25,7 @@ from ivr.dialog import (
 from ivr.dialog.actions import CONFIRM_GRAMMAR, Action
 from ivr.dialog.engine import Result
 from ivr.dialog.events import Dtmf
-from ivr.flow.model import Destination, Flow, Menu
+from ivr.flow.model import Destination, Flow
 from ivr.grammar.matcher import Match
 
 SALES = Destination(context="ivr-dest", extension="sales")

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from ivr.speech.gain import MAX_GAIN_DB, TARGET_DBFS, GainControl
+from ivr.speech.vad import frame_power
 
 
 def tone(dbfs: float, samples: int = 320) -> bytes:
@@ -22,49 +23,49 @@ def dbfs(pcm: bytes) -> float:
 def test_quiet_speech_is_brought_to_the_target() -> None:
     control = GainControl()
     for _ in range(30):
-        control.observe(tone(-44), voiced=True)
+        control.observe(frame_power(tone(-44)), voiced=True)
     assert dbfs(control.apply(tone(-44))) == pytest.approx(TARGET_DBFS, abs=0.2)
 
 
 def test_the_boost_is_capped() -> None:
     control = GainControl()
-    control.observe(tone(-70), voiced=True)
+    control.observe(frame_power(tone(-70)), voiced=True)
     assert control.gain_db == MAX_GAIN_DB
 
 
 def test_loud_speech_and_unknown_levels_pass_unchanged() -> None:
     control = GainControl()
     assert control.apply(tone(-44)) == tone(-44)  # nothing voiced heard yet
-    control.observe(tone(-10), voiced=True)
+    control.observe(frame_power(tone(-10)), voiced=True)
     assert control.apply(tone(-10)) == tone(-10)
 
 
 def test_only_voiced_frames_move_the_speech_level() -> None:
     control = GainControl()
-    control.observe(tone(-44), voiced=True)
+    control.observe(frame_power(tone(-44)), voiced=True)
     for _ in range(100):
-        control.observe(tone(-70), voiced=False)  # line noise between words
+        control.observe(frame_power(tone(-70)), voiced=False)  # line noise between words
     assert control.gain_db == pytest.approx(20, abs=0.1)
 
 
 def test_noise_taken_for_voice_is_not_boosted() -> None:
     control = GainControl()
     for _ in range(20):
-        control.observe(tone(-50), voiced=False)
-        control.observe(tone(-47), voiced=True)
+        control.observe(frame_power(tone(-50)), voiced=False)
+        control.observe(frame_power(tone(-47)), voiced=True)
     assert control.gain_db == 0.0
 
 
 def test_the_level_follows_smoothly() -> None:
     control = GainControl()
     for _ in range(50):
-        control.observe(tone(-24), voiced=True)
-    control.observe(tone(-50), voiced=True)  # one quiet frame barely moves it
+        control.observe(frame_power(tone(-24)), voiced=True)
+    control.observe(frame_power(tone(-50)), voiced=True)  # one quiet frame barely moves it
     assert control.gain_db < 1.0
 
 
 def test_boosting_clips_instead_of_wrapping() -> None:
     control = GainControl()
-    control.observe(tone(-44), voiced=True)
+    control.observe(frame_power(tone(-44)), voiced=True)
     loud = np.frombuffer(control.apply(tone(-3)), dtype="<i2")
     assert loud.max() == 32767 and loud.min() == -32768

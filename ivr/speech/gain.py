@@ -34,9 +34,7 @@ class _Level:
         self.power: float | None = None
         self._frames = 0
 
-    def add(self, frame: bytes) -> None:
-        samples = np.frombuffer(frame, dtype="<i2").astype(np.float64)
-        power = float(np.mean(samples**2)) / 32768.0**2
+    def add(self, power: float) -> None:
         self._frames += 1
         weight = 1 / min(self._frames, SMOOTHING_FRAMES)
         self.power = power if self.power is None else self.power + weight * (power - self.power)
@@ -59,9 +57,9 @@ class GainControl:
         self._speech = _Level()
         self._noise = _Level()
 
-    def observe(self, frame: bytes, voiced: bool) -> None:
-        """Account for one frame and the VAD's verdict on it."""
-        (self._speech if voiced else self._noise).add(frame)
+    def observe(self, power: float, voiced: bool) -> None:
+        """Account for one frame, by its ``vad.frame_power``, and the VAD's verdict on it."""
+        (self._speech if voiced else self._noise).add(power)
 
     @property
     def gain_db(self) -> float:

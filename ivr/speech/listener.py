@@ -23,12 +23,12 @@ import vosk
 
 from ivr.dialog.events import Event, SpeechStarted, Utterance
 from ivr.grammar.decision import judge
-from ivr.grammar.matcher import IntentMatcher, Match
+from ivr.grammar.matcher import IntentMatcher
 from ivr.media.endpoint import TapError
 from ivr.speech.endpoint import Endpoint, Endpointer, EndpointSettings
 from ivr.speech.gain import GainControl
 from ivr.speech.recognizer import GrammarRecognizer
-from ivr.speech.vad import FRAME_MS, Framer, VoiceDetector
+from ivr.speech.vad import FRAME_MS, Framer, VoiceDetector, frame_power
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +139,9 @@ class SpeechListener:
         if listening is None:
             return
         now = self._clock()
-        voiced = self._voice.is_speech(frame)
-        self._gain.observe(frame, voiced)
+        power = frame_power(frame)
+        voiced = self._voice.is_speech(frame, power)
+        self._gain.observe(power, voiced)
         endpoint = listening.endpointer.feed(voiced, now)
         if listening.chunks is None:
             listening.preroll.append(frame)

@@ -42,14 +42,20 @@ class VoiceDetector:
         self._margin = margin_db
         self._levels: collections.deque[float] = collections.deque(maxlen=window)
 
-    def is_speech(self, frame: bytes) -> bool:
-        level = _level_db(frame)
+    def is_speech(self, frame: bytes, power: float | None = None) -> bool:
+        """``power``: the frame's ``frame_power``, if the caller has it already."""
+        level = 10 * math.log10((frame_power(frame) if power is None else power) + SILENCE_POWER)
         self._levels.append(level)
         if not self._vad.is_speech(frame, SAMPLE_RATE):
             return False
         return level >= min(self._levels) + self._margin
 
 
-def _level_db(frame: bytes) -> float:
+SILENCE_POWER = 1 / 32768.0**2
+"""One least-significant bit: digital silence gets a level (-90 dBFS) rather than -inf."""
+
+
+def frame_power(frame: bytes) -> float:
+    """The mean square of a frame's 16-bit samples, relative to full scale."""
     samples = np.frombuffer(frame, dtype="<i2").astype(np.float64)
-    return 10 * math.log10(float(np.mean(samples**2)) + 1.0)  # +1: digital silence is 0 dB
+    return float(np.mean(samples**2)) / 32768.0**2 if samples.size else 0.0
