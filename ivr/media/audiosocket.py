@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+from ivr.audio import TapError
 from ivr.media.audiosocket_frames import AudioSocketDecoder, Kind
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,10 @@ class AudioSocketEndpoint:
                         return
                     elif message.kind is Kind.HANGUP:
                         return
+        except ValueError as exc:  # out of step: nothing after this can be trusted
+            raise TapError(f"AudioSocket stream out of step: {exc}") from exc
+        except OSError as exc:
+            raise TapError(f"AudioSocket connection failed: {exc!r}") from exc
         finally:
             self._ended.set()
 

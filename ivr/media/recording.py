@@ -7,7 +7,7 @@ import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from ivr.speech.recognizer import SAMPLE_RATE
+from ivr.audio import SAMPLE_RATE
 
 
 class RecordingTap:

@@ -68,3 +68,10 @@ class RtpEndpoint:
     async def release(self) -> None:
         self._transport.close()
         self._queue.put_nowait(None)
+        counts = self.receiver
+        if counts.lost or counts.duplicates or counts.ignored:
+            log.info(
+                "RTP tap closed: %d packets delivered, %d lost (%d of them late), %d duplicates, "
+                "%d not slin16",
+                counts.delivered, counts.lost, counts.late, counts.duplicates, counts.ignored,
+            )

@@ -1,6 +1,7 @@
 """Wazo's stream-channel websocket (``res_ari_stream``): the caller's audio, no Asterisk objects.
 
-Rules of the real module (verified on the wire, see DESIGN.md), and what this client does:
+Rules of the real module (verified on the wire against Debian's Asterisk 22.10.1 with the
+module built from its source), and what this client does:
 
 - upgrade on ``/ws`` with the ``stream-channel`` subprotocol and a ``Channel-ID`` header;
   no authentication (bind it to loopback);
@@ -26,7 +27,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from ivr.media.endpoint import TapError
+from ivr.audio import TapError
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,13 @@ class StreamChannelTap:
     async def __aiter__(self) -> AsyncIterator[bytes]:
         while (frame := await self._frames.get()) is not None:
             yield frame
-        if not self._closed and await self._still_here():
+        if self._closed:
+            return
+        try:
+            still_here = await self._still_here()
+        except Exception as exc:
+            raise TapError(f"stream-channel closed the stream; the call could not be looked up: {exc!r}") from exc
+        if still_here:
             raise TapError("stream-channel closed the stream while the call is still in Stasis")
 
     async def close(self) -> None:

@@ -3,7 +3,8 @@
 externalMedia taps (websocket, RTP, AudioSocket) use the verified topology: a ``spy=in``
 snoop on the caller and the externalMedia channel in a ``mixing`` bridge. The caller stays
 out of any bridge, prompts played to the caller never reach the tap, DTMF does not leak
-into it, and the snoop's own 20 ms timer gives a continuous stream (zeros in silence).
+into it, and the snoop's own 20 ms timer gives a continuous stream (zeros in silence; the frame of silence
+it inserts when the caller's frame comes late is taken out by hearing, ``ivr.hearing.gaps``).
 Wazo's stream-channel needs no Asterisk objects: the module streams the channel itself.
 """
 
@@ -17,7 +18,8 @@ from typing import Any
 import aioari
 
 from ivr.media.audiosocket import AudioSocketEndpoint
-from ivr.media.endpoint import MediaEndpoint, TapError
+from ivr.audio import TapError
+from ivr.media.external_media import MediaEndpoint
 from ivr.media.rtp import RtpEndpoint
 from ivr.media.stream_channel import StreamChannelTap
 from ivr.media.websocket import WebsocketEndpoint

@@ -27,6 +27,3 @@ class MediaEndpoint(Protocol):
         """Finish with the stream after its channel was deleted; free sockets."""
         ...
 
-
-class TapError(RuntimeError):
-    """A tap could not be made, or its audio stopped while the call goes on."""
