@@ -58,7 +58,7 @@ class GainControl:
         self._noise = _Level()
 
     def observe(self, power: float, voiced: bool) -> None:
-        """Account for one frame, by its ``vad.frame_power``, and the VAD's verdict on it."""
+        """Account for one frame, by its ``frame_power``, and the VAD's verdict on it."""
         (self._speech if voiced else self._noise).add(power)
 
     @property
@@ -70,10 +70,11 @@ class GainControl:
             return 0.0
         return max(0.0, min(self._max_gain, self._target - speech))
 
-    def apply(self, pcm: bytes) -> bytes:
-        """``pcm`` boosted by the current gain (unchanged when none is needed)."""
-        gain_db = self.gain_db
-        if gain_db < 0.5:
-            return pcm
-        samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64) * 10 ** (gain_db / 20)
-        return np.clip(np.round(samples), -32768, 32767).astype("<i2").tobytes()
+
+
+def amplify(pcm: bytes, gain_db: float) -> bytes:
+    """``pcm`` boosted by ``gain_db`` (unchanged below half a dB)."""
+    if gain_db < 0.5:
+        return pcm
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64) * 10 ** (gain_db / 20)
+    return np.clip(np.round(samples), -32768, 32767).astype("<i2").tobytes()

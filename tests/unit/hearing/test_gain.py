@@ -1,12 +1,12 @@
-"""ivr.speech.gain: quiet callers are brought up to the recognizer's level, nothing else."""
+"""ivr.hearing.gain: quiet callers are brought up to the recognizer's level, nothing else."""
 
 import math
 
 import numpy as np
 import pytest
 
-from ivr.speech.gain import MAX_GAIN_DB, TARGET_DBFS, GainControl
-from ivr.speech.vad import frame_power
+from ivr.hearing.gain import MAX_GAIN_DB, TARGET_DBFS, GainControl, amplify
+from ivr.hearing.vad import frame_power
 
 
 def tone(dbfs: float, samples: int = 320) -> bytes:
@@ -24,7 +24,7 @@ def test_quiet_speech_is_brought_to_the_target() -> None:
     control = GainControl()
     for _ in range(30):
         control.observe(frame_power(tone(-44)), voiced=True)
-    assert dbfs(control.apply(tone(-44))) == pytest.approx(TARGET_DBFS, abs=0.2)
+    assert dbfs(amplify(tone(-44), control.gain_db)) == pytest.approx(TARGET_DBFS, abs=0.2)
 
 
 def test_the_boost_is_capped() -> None:
@@ -35,9 +35,9 @@ def test_the_boost_is_capped() -> None:
 
 def test_loud_speech_and_unknown_levels_pass_unchanged() -> None:
     control = GainControl()
-    assert control.apply(tone(-44)) == tone(-44)  # nothing voiced heard yet
+    assert amplify(tone(-44), control.gain_db) == tone(-44)  # nothing voiced heard yet
     control.observe(frame_power(tone(-10)), voiced=True)
-    assert control.apply(tone(-10)) == tone(-10)
+    assert amplify(tone(-10), control.gain_db) == tone(-10)
 
 
 def test_only_voiced_frames_move_the_speech_level() -> None:
@@ -67,5 +67,5 @@ def test_the_level_follows_smoothly() -> None:
 def test_boosting_clips_instead_of_wrapping() -> None:
     control = GainControl()
     control.observe(frame_power(tone(-44)), voiced=True)
-    loud = np.frombuffer(control.apply(tone(-3)), dtype="<i2")
+    loud = np.frombuffer(amplify(tone(-3), control.gain_db), dtype="<i2")
     assert loud.max() == 32767 and loud.min() == -32768
