@@ -2,7 +2,7 @@
 
 from ivr.flow.errors import Diagnostic, FlowLoadError
 from ivr.flow.loader import FlowSet, load_flow, load_flows, load_grammar
-from ivr.flow.model import Destination, Flow, Grammar, Menu, Timeouts
+from ivr.flow.model import Destination, Flow, Menu, Timeouts
 
 __all__ = [
     "Destination",
@@ -10,7 +10,6 @@ __all__ = [
     "Flow",
     "FlowLoadError",
     "FlowSet",
-    "Grammar",
     "Menu",
     "Timeouts",
     "load_flow",

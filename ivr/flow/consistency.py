@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz, process
 
 from ivr.flow.errors import Diagnostic
-from ivr.flow.model import Flow, Grammar, Menu
+from ivr.flow.model import Flow, Menu
+from ivr.grammar.intents import Grammar
 from ivr.flow.source_file import SourceFile
 from ivr.grammar.normalize import phrase_key
 
@@ -96,11 +97,15 @@ def check_grammar_references(
         for intent, route in menu.routes.items():
             node = (*at, "routes", intent)
             if intent in grammar.intents:
-                if menu.confirm_below > 0 and route.confirm is None:
+                # A doubtful answer whose route cannot confirm is asked again, never taken:
+                # worth a word only when the admin chose to confirm.
+                if _confirms(menu) and route.confirm is None:
                     yield file.diagnostic(
                         node,
                         f"menu {name!r} confirms answers below {menu.confirm_below:g}"
-                        f" but route {intent!r} has no confirm prompt",
+                        f" but route {intent!r} has no confirm prompt: such answers for it"
+                        " are asked again",
+                        "warning",
                         at_key=True,
                     )
             elif route.key is None:
@@ -286,16 +291,22 @@ def _confirmation_settings(
     if menu.confirm_below <= 0:
         return
     node = ("menus", name, "confirm_below")
-    if flow.yes_no is None:
+    can_confirm = any(route.confirm is not None for route in menu.routes.values())
+    if flow.yes_no is None and can_confirm:
         yield file.diagnostic(
             node,
             f"the flow's language {flow.language!r} has no default yes/no words:"
             " give the flow confirm_words",
         )
-    if menu.confirm_below <= menu.min_score:
+    if _confirms(menu) and menu.confirm_below <= menu.min_score:
         yield file.diagnostic(
             node,
             f"{menu.confirm_below:g} is not above min_score {menu.min_score:g}:"
             " answers are never confirmed",
             "warning",
         )
+
+
+def _confirms(menu: Menu) -> bool:
+    """The admin set the menu to confirm doubtful answers (not just the defaults)."""
+    return "confirm_below" in menu.model_fields_set and menu.confirm_below > 0

@@ -18,7 +18,8 @@ from pydantic_core import ErrorDetails
 
 from ivr.flow.consistency import check_flow, check_grammar, check_grammar_references
 from ivr.flow.errors import Diagnostic, FlowLoadError
-from ivr.flow.model import Flow, Grammar
+from ivr.flow.model import Flow
+from ivr.grammar.intents import Grammar
 from ivr.flow.source_file import NO_POSITIONS, SourceFile
 from ivr.flow.yaml_source import read_yaml
 

@@ -12,7 +12,6 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from ivr.grammar.normalize import expand_synonyms, normalize
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$")
 
@@ -123,7 +122,7 @@ class Route(_Frozen):
         return Destination(context=self.context, extension=self.extension, priority=self.priority)
 
 
-class Dtmf(_Frozen):
+class KeyEntry(_Frozen):
     """How a menu reads keys: one key decides at once unless ``max_digits`` allows more."""
 
     max_digits: int = Field(default=1, ge=1, le=32)
@@ -141,14 +140,16 @@ class Menu(_Frozen):
         default=None, min_length=1, description="a grammar in grammars/; none for a keys-only menu"
     )
     routes: dict[str, Route] = Field(min_length=1, description="intent name -> route")
-    min_score: float = Field(default=70.0, ge=0, le=100)
-    """Matches scoring below this (0-100) count as not understood."""
-    confirm_below: float = Field(default=0.0, ge=0, le=101)
-    """Matches scoring below this are confirmed with the route's ``confirm`` prompt (0: never)."""
+    min_score: float = Field(default=35.0, ge=0, le=100)
+    """Answers scoring below this (0-100, after the doubt penalties) count as not understood."""
+    confirm_below: float = Field(default=95.0, ge=0, le=101)
+    """Answers scoring below this are confirmed with the route's ``confirm`` prompt, or asked
+    again when the route has none (0: never). The defaults come from the accuracy bench's
+    tuning corpus: an untuned menu takes only answers it is sure of."""
     barge_in: bool = True
     """Speech or a key stops the prompt; off: the prompt plays out before listening starts."""
     timeouts: Timeouts = Timeouts()
-    dtmf: Dtmf = Dtmf()
+    dtmf: KeyEntry = KeyEntry()
     retries: int = Field(default=2, ge=0, le=10)
     """How many times the caller is asked again after no input or no match."""
     no_input: tuple[Prompt, ...] = ()
@@ -206,34 +207,3 @@ class Flow(_Frozen):
     def yes_no(self) -> ConfirmWords | None:
         """The confirmation words in effect, or None if the language has no defaults."""
         return self.confirm_words or CONFIRM_WORDS.get(self.language)
-
-
-class Grammar(_Frozen):
-    """The phrases a caller may say for each intent, in one language."""
-
-    name: str = Field(min_length=1)
-    language: str = Field(min_length=1)
-    intents: dict[str, Annotated[tuple[str, ...], Field(min_length=1)]] = Field(min_length=1)
-    synonyms: dict[str, tuple[str, ...]] = Field(default_factory=dict)
-    """Word -> other words callers say for it; every phrase is also heard with them."""
-    source: Path | None = Field(default=None, exclude=True)
-
-    def expanded(self) -> dict[str, tuple[str, ...]]:
-        """Each intent's phrases normalized (numbers spelled out) and with their synonyms."""
-        return {
-            intent: tuple(
-                dict.fromkeys(
-                    variant
-                    for phrase in phrases
-                    for variant in expand_synonyms(normalize(phrase, self.language), self._normalized_synonyms())
-                )
-            )
-            for intent, phrases in self.intents.items()
-        }
-
-    def _normalized_synonyms(self) -> dict[str, tuple[str, ...]]:
-        return {
-            normalize(word, self.language): tuple(normalize(s, self.language) for s in alternatives)
-            for word, alternatives in self.synonyms.items()
-        }
-

@@ -29,7 +29,7 @@ from rapidfuzz import fuzz
 from ivr.grammar.normalize import normalize, phrase_key
 
 if TYPE_CHECKING:
-    from ivr.flow.model import Grammar
+    from ivr.grammar.intents import Grammar
 
 SAID_WEIGHT = 0.8
 """Share of the score for the phrase being said; the rest rewards covering the transcript."""

@@ -13,7 +13,7 @@ from ivr.flow.check import check_paths, format_report, run_check
 from ivr.flow.graph import mermaid
 from ivr.flow.prompts import missing_prompts
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 
 GRAMMAR = """\
 name: desk
@@ -228,11 +228,18 @@ CONFIRMING = FLOW.replace(
 ).replace("    grammar: desk\n", "    grammar: desk\n    confirm_below: 85\n")
 
 
-def test_a_confirming_menu_needs_confirm_prompts_for_spoken_routes(config: Path) -> None:
+def test_a_confirming_menu_warns_of_spoken_routes_without_confirm_prompts(config: Path) -> None:
     assert problems(config, flow=CONFIRMING) == [
-        "flows/desk.yaml:12:7: error: menus.main.routes.support: menu 'main' confirms answers"
-        " below 85 but route 'support' has no confirm prompt"
+        "flows/desk.yaml:12:7: warning: menus.main.routes.support: menu 'main' confirms answers"
+        " below 85 but route 'support' has no confirm prompt: such answers for it are asked again"
     ]
+
+
+def test_the_default_thresholds_need_no_confirm_prompts_nor_yes_no_words(config: Path) -> None:
+    # An untuned menu confirms doubtful answers where it can and asks again where it cannot.
+    flow = CONFIRMING.replace("    confirm_below: 85\n", "").replace("confirm: sound:desk/sales", "key: 9")
+    flow = flow.replace("language: ko", "language: fr")
+    assert "confirm" not in "".join(problems(config, flow=flow))
 
 
 def test_a_keys_only_route_of_a_confirming_menu_needs_no_confirm_prompt(config: Path) -> None:
@@ -257,7 +264,7 @@ def test_confirming_needs_yes_and_no_words(config: Path) -> None:
 
 
 def test_confirming_below_the_minimum_score_never_happens(config: Path) -> None:
-    flow = CONFIRMING.replace("confirm_below: 85", "confirm_below: 60").replace(
+    flow = CONFIRMING.replace("confirm_below: 85", "confirm_below: 60\n    min_score: 70").replace(
         "{menu: support, key: 2}", "{menu: support, key: 2, confirm: sound:s}"
     )
 

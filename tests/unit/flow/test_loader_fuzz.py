@@ -18,7 +18,7 @@ from ivr.flow import FlowLoadError, load_flows
 from ivr.flow.graph import mermaid
 from ivr.flow.yaml_source import MAX_FILE_BYTES
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 FLOW = (REPO / "flows/switchboard-en.yaml").read_text(encoding="utf-8")
 GRAMMARS = {
     name: (REPO / f"grammars/{name}.yaml").read_text(encoding="utf-8")

@@ -10,7 +10,7 @@ from ivr.flow import load_grammar
 from ivr.grammar.matcher import IntentMatcher, Match
 from ivr.grammar.normalize import normalize
 
-GRAMMAR = Path(__file__).resolve().parent.parent / "grammars/switchboard-ko.yaml"
+GRAMMAR = Path(__file__).resolve().parents[3] / "grammars/switchboard-ko.yaml"
 MIN_SCORE = 70  # the switchboard flow's min_score
 
 
