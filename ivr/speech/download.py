@@ -33,7 +33,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from .catalog import ModelEntry, find_entry
+from ivr.speech.model_catalog import ModelEntry, find_entry
 from .models import is_model_dir, model_cache_dir
 
 CHUNK_SIZE = 1 << 20

@@ -2,7 +2,8 @@
 
 A model takes seconds to load and hundreds of MB of memory, while a recognizer built
 on it costs a fraction of a millisecond: so each language's model is loaded once
-(before the first call, see ``preload``) and every call makes its own recognizer.
+(before the first call, see ``preload``) and every call makes its own recognizer. Models
+are loaded with Kaldi's dither off (``dither``), so the same audio is always heard the same.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from pathlib import Path
 import vosk
 
 from ivr.cache import default_cache_dir
-
-from .catalog import find_entry
+from ivr.speech.dither import undithered_model
+from ivr.speech.model_catalog import find_entry
 
 vosk.SetLogLevel(-1)
 
@@ -123,7 +124,8 @@ class ModelStore:
                         f"no model configured for language {language!r} "
                         f"(configured: {', '.join(sorted(self._specs)) or 'none'})"
                     )
-                model = self._models[language] = vosk.Model(str(resolve_model_path(spec)))
+                directory = undithered_model(resolve_model_path(spec))
+                model = self._models[language] = vosk.Model(str(directory))
             return model
 
     async def preload(self, languages: Iterable[str]) -> None:

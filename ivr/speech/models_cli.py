@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.filesize import decimal
 from rich.table import Table
 
-from .catalog import CATALOG, find_entry
+from ivr.speech.model_catalog import CATALOG, find_entry
 from .download import ModelDownloadError, download_model
 from .models import (
     ModelNotFound,

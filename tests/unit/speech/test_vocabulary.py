@@ -53,7 +53,7 @@ def test_check_flags_a_word_the_model_does_not_know(tmp_path: Path, capsys: pyte
 
 
 def test_numbers_are_spelled_out_and_synonyms_expanded() -> None:
-    from ivr.flow.model import Grammar
+    from ivr.grammar.intents import Grammar
     from ivr.grammar.matcher import IntentMatcher
 
     grammar = Grammar(
