@@ -75,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_flow_arguments(simulate)
     simulate.add_argument("--say", action=_Turn, metavar="TEXT", help="the caller says TEXT")
-    simulate.add_argument("--wav", action=_Turn, type=Path, metavar="FILE", help="the caller says what FILE holds (real recognizer)")
+    simulate.add_argument("--wav", action=_Turn, type=Path, metavar="FILE", help="the caller says what FILE holds (16 kHz mono WAV, heard like a live call)")
     simulate.add_argument("--dtmf", action=_Turn, metavar="KEYS", help="the caller presses KEYS")
     simulate.add_argument("--silence", action=_Turn, nargs=0, help="the caller says nothing")
     simulate.add_argument("--json", action="store_true", help="print JSON")
@@ -232,20 +232,17 @@ def _load_flow(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return settings, flows, flow
 
 
-def _simulator(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from ivr.grammar.matcher import IntentMatcher
+def _simulator(args: argparse.Namespace, *, hears_audio: bool):  # type: ignore[no-untyped-def]
+    """The simulator for the flow named on the command line; with the flow's speech model
+    loaded when ``hears_audio`` (WAV turns)."""
+    from ivr.flow.compiled import compile_flow, compile_matchers
     from ivr.simulate import Simulator
     from ivr.speech.models import ModelStore
-    from ivr.speech.recognizer import transcribe_file
 
     settings, flows, flow = _load_flow(args)
-    models = ModelStore(settings.models)
-    matchers = {name: IntentMatcher.from_grammar(grammar) for name, grammar in flows.grammars.items()}
-    return Simulator(
-        flow,
-        matchers,
-        lambda path, matcher: transcribe_file(models.get(flow.language), path, matcher.vocabulary).text,
-    )
+    compiled = compile_flow(flow, compile_matchers(flows.grammars))
+    model = ModelStore(settings.models).get(flow.language) if hears_audio else None
+    return Simulator(compiled, model)
 
 
 def _graph(args: argparse.Namespace) -> int:
@@ -259,7 +256,17 @@ def _graph(args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     import json
 
-    simulation = _simulator(args).run(args.turns)
+    from ivr.audio import AudioFileError, read_wav
+    from ivr.simulate import Wav
+
+    wavs = [turn.path for turn in args.turns if isinstance(turn, Wav)]
+    try:
+        for path in wavs:  # before the model takes seconds to load
+            read_wav(path)
+    except AudioFileError as exc:
+        print(f"speech-ivr simulate: {exc}", file=sys.stderr)
+        return 2
+    simulation = _simulator(args, hears_audio=bool(wavs)).run(args.turns)
     if args.json:
         print(json.dumps(simulation.as_json(), ensure_ascii=False, indent=2))
     else:
@@ -277,7 +284,7 @@ def _test_flow(args: argparse.Namespace) -> int:
     except FlowLoadError as exc:
         print(exc, file=sys.stderr)
         return 2
-    simulator = _simulator(args)
+    simulator = _simulator(args, hears_audio=any(i.wav is not None for c in cases.cases for i in c.inputs))
     failed = 0
     for case in cases.cases:
         result = run_case(simulator, case, args.cases.parent)

@@ -9,7 +9,9 @@
         inputs: [{silence: true}]
         expect: {extension: s, result: no-input}
 
-Each case runs through the simulator (the dialog engine calls run on).
+Each case runs through the simulator, which runs and hears calls as live calls do: a WAV
+input is heard by the same hearing core and recognizer, a ``say`` input is judged by the same
+verdict as words heard with full confidence.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ivr.audio import AudioFileError
 from ivr.simulate import Keys, Say, Silence, Simulation, Simulator, Turn, Wav
 
 
@@ -85,7 +88,10 @@ class CaseResult:
 
 
 def run_case(simulator: Simulator, case: Case, base: Path) -> CaseResult:
-    simulation = simulator.run([i.turn(base) for i in case.inputs])
+    try:
+        simulation = simulator.run([i.turn(base) for i in case.inputs])
+    except AudioFileError as exc:
+        return CaseResult(case, Simulation(simulator.flow.name), [str(exc)])
     return CaseResult(case, simulation, _problems(case.expect, simulation))
 
 

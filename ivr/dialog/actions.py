@@ -1,12 +1,12 @@
-"""What the dialog engine asks the call to do. The driver performs them in order."""
+"""What the dialog engine asks the call to do. The runtime performs them in order."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ivr.flow.model import Destination, Timeouts
-
-CONFIRM_GRAMMAR = "@yes-no"
+from ivr.flow.model import Destination
+from ivr.grammar.verdict import Judgement
+from ivr.hearing.heard import Heard, Listening
 
 
 @dataclass(frozen=True)
@@ -30,19 +30,25 @@ class StopPrompt:
 
 @dataclass(frozen=True)
 class Listen:
-    """Recognize the caller's next utterance with a grammar (replacing any other one).
+    """Hear the caller's next utterance this way (replacing any other listening)."""
 
-    ``grammar`` names a grammar of the flow set, or is ``CONFIRM_GRAMMAR`` for the flow's
-    yes/no words.
-    """
-
-    grammar: str
-    timeouts: Timeouts
+    listening: Listening
 
 
 @dataclass(frozen=True)
 class StopListening:
     pass
+
+
+@dataclass(frozen=True)
+class Judged:
+    """Nothing to perform: the record of an answer's verdict, for traces and logs."""
+
+    menu: str
+    heard: Heard
+    judgement: Judgement
+    confirming: bool
+    """The answer to a "did you say ...?"."""
 
 
 @dataclass(frozen=True)
@@ -60,4 +66,4 @@ class ContinueInDialplan:
     destination: Destination
 
 
-Action = Play | StopPrompt | Listen | StopListening | SetVariables | ContinueInDialplan
+Action = Play | StopPrompt | Listen | StopListening | Judged | SetVariables | ContinueInDialplan

@@ -1,11 +1,12 @@
 """The dialog state machine of one call in one flow.
 
-A menu asks its question (plays its prompt) and waits for an answer: speech, matched
-against the menu's grammar, or keys. A good answer takes its route: to a dialplan
-destination (the call leaves the app) or to another menu. A doubtful spoken answer is
-confirmed first ("did you say ...?", yes/no or keys 1/2). Silence and answers that match
-nothing are asked again with the menu's reprompts until its retries run out; then the
-call goes to the menu's fallback. Nothing here does I/O or reads a clock.
+A menu asks its question (plays its prompt) and waits for an answer: speech, judged against
+the menu's grammar (``ivr.grammar.verdict``), or keys. A good answer takes its route: to a
+dialplan destination (the call leaves the app) or to another menu. A doubtful spoken answer
+is confirmed first ("did you say ...?", yes/no or keys 1/2); a doubtful answer whose route
+has no confirm prompt is asked again, never taken on doubt. Silence and answers that match
+nothing are asked again with the menu's reprompts until its retries run out; then the call
+goes to the menu's fallback. Nothing here does I/O or reads a clock.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import enum
 from dataclasses import dataclass
 
 from ivr.dialog.actions import (
-    CONFIRM_GRAMMAR,
     Action,
     ContinueInDialplan,
+    Judged,
     Listen,
     Play,
     SetVariables,
@@ -25,16 +26,18 @@ from ivr.dialog.actions import (
 )
 from ivr.dialog.events import (
     CallerHungUp,
-    Dtmf,
     Event,
+    KeyPressed,
     PromptFinished,
-    PromptStarted,
     SpeechStarted,
     TapFailed,
     Tick,
     Utterance,
 )
-from ivr.flow.model import Destination, Flow, Menu, Route
+from ivr.flow.compiled import CompiledFlow, CompiledMenu
+from ivr.flow.model import Destination, Menu, Route
+from ivr.grammar.verdict import Policy, Verdict, judge
+from ivr.hearing.heard import Heard
 
 RECOGNITION_GRACE = 2.0
 """Seconds the recognizer may take beyond the longest utterance before we give up on it."""
@@ -85,7 +88,7 @@ class _Phase(enum.Enum):
 class DialogEngine:
     """Runs one call through a flow. Feed it events with their time; perform the actions it returns."""
 
-    def __init__(self, flow: Flow, *, call_id: str) -> None:
+    def __init__(self, flow: CompiledFlow, *, call_id: str) -> None:
         self.flow = flow
         self.call_id = call_id
         self.outcome: Outcome | None = None
@@ -113,16 +116,15 @@ class DialogEngine:
 
     @property
     def menu(self) -> Menu:
+        return self._compiled.menu
+
+    @property
+    def _compiled(self) -> CompiledMenu:
         return self.flow.menus[self._menu_name]
 
     @property
     def menu_name(self) -> str:
         return self._menu_name
-
-    @property
-    def keying(self) -> bool:
-        """A multi-digit entry is under way (its deadline ends it)."""
-        return self._phase is _Phase.KEYING
 
     def start(self, now: float) -> list[Action]:
         """Ask the start menu's question."""
@@ -137,16 +139,14 @@ class DialogEngine:
                 self._phase, self._deadline = _Phase.DONE, None
                 self.outcome = Outcome(Result.HANGUP, None, self._menu_name)
                 return []
-            case PromptStarted():
-                return []
             case PromptFinished(playback_id) if playback_id == self._prompt:
                 return self._prompt_finished(now)
             case SpeechStarted() if self._listening and self._phase in (_Phase.ASKING, _Phase.WAITING):
                 return self._speech_started(now)
-            case Utterance() if self._listening:
+            case Utterance(heard) if self._listening:
                 self._listening = False
-                return self._answered(event, now)
-            case Dtmf(digit):
+                return self._answered(heard, now)
+            case KeyPressed(digit):
                 return self._key(digit, now)
             case TapFailed():
                 return self._tap_failed(now)
@@ -173,11 +173,12 @@ class DialogEngine:
         return actions
 
     def _listen(self) -> list[Action]:
-        grammar = CONFIRM_GRAMMAR if self._pending else self.menu.grammar
-        if self._deaf or grammar is None:
+        compiled = self._compiled
+        listening = compiled.confirming if self._pending else compiled.listening
+        if self._deaf or listening is None:
             return []
         self._listening = True
-        return [Listen(grammar, self.menu.timeouts)]
+        return [Listen(listening)]
 
     def _prompt_finished(self, now: float) -> list[Action]:
         self._prompt = None
@@ -203,20 +204,31 @@ class DialogEngine:
         self._deadline = now + timeouts.max_speech + timeouts.end_of_speech + RECOGNITION_GRACE
         return self._stop_prompt()
 
-    def _answered(self, utterance: Utterance, now: float) -> list[Action]:
-        if not utterance.transcript.strip():
-            return self._heard_nothing(now)
-        match = utterance.match
-        if self._pending is not None:
-            return self._confirmed(match.intent if match.score >= self.menu.min_score else None)
-        route = self.menu.routes.get(match.intent) if match.intent else None
-        if route is None or match.score < self.menu.min_score:
-            return self._failed(Result.NO_MATCH, utterance.transcript)
-        assert match.intent is not None
-        if match.score < self.menu.confirm_below and route.confirm is not None:
-            self._pending = _Pending(match.intent, route, utterance.transcript, match.score)
-            return self._ask(route.confirm)
-        return self._take(match.intent, route, Result.MATCHED, utterance.transcript, match.score)
+    def _answered(self, heard: Heard, now: float) -> list[Action]:
+        compiled = self._compiled
+        confirming = self._pending is not None
+        if confirming:
+            judgement = judge(heard, self.flow.yes_no, Policy(compiled.menu.min_score))
+        else:
+            assert compiled.matcher is not None, "a menu without a grammar does not listen"
+            judgement = judge(heard, compiled.matcher, compiled.policy)
+        record: list[Action] = [Judged(self._menu_name, heard, judgement, confirming)]
+        if judgement.verdict is Verdict.LISTEN_ON:
+            return record + self._heard_nothing(now)
+        if confirming:
+            return record + self._confirmed(judgement.intent)
+        route = self.menu.routes.get(judgement.intent) if judgement.intent else None
+        if route is None:
+            return record + self._failed(Result.NO_MATCH, judgement.transcript)
+        assert judgement.intent is not None
+        if judgement.verdict is Verdict.CONFIRM:
+            if route.confirm is None:  # never taken on doubt: asked again instead
+                return record + self._failed(Result.NO_MATCH, judgement.transcript)
+            self._pending = _Pending(judgement.intent, route, judgement.transcript, judgement.score)
+            return record + self._ask(route.confirm)
+        return record + self._take(
+            judgement.intent, route, Result.MATCHED, judgement.transcript, judgement.score
+        )
 
     def _heard_nothing(self, now: float) -> list[Action]:
         """The "speech" had no words in it (a noise the VAD took for voice): not an answer,
@@ -280,10 +292,12 @@ class DialogEngine:
         if self._phase is _Phase.KEYING:
             return self._keyed()
         # Waiting: the caller never spoke. Speaking: the recognizer never answered.
+        # A "did you say ...?" left unanswered still reports the answer it asked about.
+        heard = self._pending.transcript if self._pending is not None else ""
         if self._phase is _Phase.SPEAKING:
             self._listening = False
-            return [StopListening(), *self._failed(Result.NO_MATCH, "")]
-        return self._failed(Result.NO_INPUT, "")
+            return [StopListening(), *self._failed(Result.NO_MATCH, heard)]
+        return self._failed(Result.NO_INPUT, heard)
 
     def _failed(
         self, result: Result, transcript: str, *, reprompt: tuple[str, ...] | None = None

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ivr.grammar.matcher import Match
-
-
-@dataclass(frozen=True)
-class PromptStarted:
-    playback_id: str
+from ivr.hearing.heard import Heard
 
 
 @dataclass(frozen=True)
@@ -21,22 +16,18 @@ class PromptFinished:
 
 @dataclass(frozen=True)
 class SpeechStarted:
-    """The endpointer heard the caller start speaking."""
+    """Hearing found the caller starting to speak."""
 
 
 @dataclass(frozen=True)
 class Utterance:
-    """The recognizer's result for one utterance, already matched against the grammar and
-    judged (``match.score`` includes the doubt policy). ``early``: ended on a stable
-    partial result, before the end-of-speech silence."""
+    """What hearing made of one utterance (judged by the engine, ``ivr.grammar.verdict``)."""
 
-    transcript: str
-    match: Match
-    early: bool = False
+    heard: Heard
 
 
 @dataclass(frozen=True)
-class Dtmf:
+class KeyPressed:
     """The caller pressed (and released) a key: 0-9, *, #."""
 
     digit: str
@@ -59,6 +50,4 @@ class Tick:
     """A wake-up at or after ``DialogEngine.deadline``."""
 
 
-Event = (
-    PromptStarted | PromptFinished | SpeechStarted | Utterance | Dtmf | TapFailed | CallerHungUp | Tick
-)
+Event = PromptFinished | SpeechStarted | Utterance | KeyPressed | TapFailed | CallerHungUp | Tick

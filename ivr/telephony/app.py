@@ -19,15 +19,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import aiohttp
 import aioari
-import watchfiles
 
 from ivr.dialog.events import CallerHungUp, Event
-from ivr.flow import FlowLoadError, FlowSet, load_flows
+from ivr.flow import FlowSet
+from ivr.runtime.library import Catalog, FlowLibrary
 from ivr.settings import Settings
 from ivr.speech.models import ModelStore
 from ivr.telephony.ari import AriUnavailable, connect, is_gone
 from ivr.telephony.call import AriCall
-from ivr.telephony.catalog import Catalog, CatalogError
 from ivr.telephony.router import AriEvent, EventRouter, is_own_id
 from ivr.telephony.session import CallSession
 from ivr.telephony.tap import TapOpener, tap_opener
@@ -42,12 +41,10 @@ class SpeechIvrApp:
     def __init__(self, settings: Settings, flows: FlowSet, models: ModelStore) -> None:
         self.settings = settings
         self.models = models
-        self.catalog: Catalog | None = None
-        """The flows calls get; loaded by ``run`` and replaced by ``reload``."""
-        self._flow_set = flows
-        self._reloading = asyncio.Lock()
-        self.reloads = 0
-        """How many reloads took effect (for tests and metrics)."""
+        self.library = FlowLibrary(
+            settings.flows_dir, settings.grammars_dir, models, settings.default_flow, flows
+        )
+        """The flows calls get: loaded by ``run``, replaced by ``reload``."""
         self.ready = asyncio.Event()
         """Set while the app is registered with Asterisk and taking calls."""
         self.router = EventRouter(self._on_call)
@@ -58,6 +55,14 @@ class SpeechIvrApp:
         self._executor = ThreadPoolExecutor(
             max_workers=settings.decode_threads or os.cpu_count() or 2, thread_name_prefix="vosk"
         )
+
+    @property
+    def catalog(self) -> Catalog | None:
+        return self.library.catalog
+
+    @property
+    def reloads(self) -> int:
+        return self.library.reloads
 
     @property
     def active_calls(self) -> int:
@@ -74,9 +79,9 @@ class SpeechIvrApp:
         When cancelled, calls in progress get a moment to finish (events still flow),
         then the rest are sent to their fallback.
         """
-        self.catalog = await Catalog.load(self._flow_set, self.models, self.settings.default_flow)
+        await self.library.load()
         serving = asyncio.create_task(self._serve_forever())
-        watching = asyncio.create_task(self._watch_flows()) if self.settings.watch_flows else None
+        watching = asyncio.create_task(self.library.watch()) if self.settings.watch_flows else None
         try:
             await asyncio.shield(serving)
         finally:
@@ -90,29 +95,8 @@ class SpeechIvrApp:
                 await self._client.close()
 
     async def reload(self) -> bool:
-        """Load the flows and grammars again. New calls get the new ones; calls in progress
-        keep theirs; a bad edit keeps the flows in use and logs what is wrong."""
-        async with self._reloading:
-            try:
-                flow_set = await asyncio.to_thread(
-                    load_flows, self.settings.flows_dir, self.settings.grammars_dir
-                )
-                catalog = await Catalog.load(flow_set, self.models, self.settings.default_flow)
-            except (FlowLoadError, CatalogError) as exc:
-                log.error("flows not reloaded, the ones in use stay:\n%s", exc)
-                return False
-            for diagnostic in flow_set.diagnostics:
-                log.warning("%s", diagnostic)
-            self.catalog = catalog
-            self.reloads += 1
-            log.info("flows reloaded: %s", ", ".join(catalog.flows))
-            return True
-
-    async def _watch_flows(self) -> None:
-        """Reload when a file under the flows or grammars directory changes."""
-        directories = [d for d in (self.settings.flows_dir, self.settings.grammars_dir) if d.is_dir()]
-        async for _ in watchfiles.awatch(*directories, debounce=300):
-            await self.reload()
+        """Load the flows and grammars again (``FlowLibrary.reload``)."""
+        return await self.library.reload()
 
     async def _serve_forever(self) -> None:
         attempt = 0
@@ -159,7 +143,6 @@ class SpeechIvrApp:
             call,
             inbox,
             flow,
-            matchers=catalog.matchers,
             load_model=lambda: asyncio.to_thread(self.models.get, flow.language),
             open_tap=lambda: self._open_tap(call.id),
             executor=self._executor,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import aioari
 
-from ivr.dialog.events import CallerHungUp, Dtmf, Event, PromptFinished, PromptStarted
+from ivr.dialog.events import CallerHungUp, Event, KeyPressed, PromptFinished
 from ivr.flow.model import Destination
 from ivr.telephony.ari import is_gone
 from ivr.telephony.router import AriEvent, EventRouter
@@ -42,16 +42,14 @@ class AriCall:
 
     def _on_event(self, event: AriEvent) -> None:
         kind = event.get("type")
-        if kind == "PlaybackStarted":
-            self._emit(PromptStarted(event["playback"]["id"]))
-        elif kind == "PlaybackFinished":
+        if kind == "PlaybackFinished":
             playback_id = event["playback"]["id"]
             finished = self._playing.pop(playback_id, None)
             if finished is not None and not finished.done():
                 finished.set_result(None)
             self._emit(PromptFinished(playback_id))
         elif kind == "ChannelDtmfReceived":
-            self._emit(Dtmf(event["digit"]))
+            self._emit(KeyPressed(event["digit"]))
         elif kind == "StasisEnd":
             self.gone.set()
             self._emit(CallerHungUp())
@@ -59,10 +57,11 @@ class AriCall:
     async def answer(self) -> None:
         await self.client.channels.answer(channelId=self.id)
 
-    async def play(self, playback_id: str, media: str) -> None:
-        # Our own playbackId: the PlaybackStarted event may arrive before the POST answers.
+    async def play(self, playback_id: str, media: Sequence[str]) -> None:
+        """Play media URIs in a row as one playback, under our own id (its events may arrive
+        before the POST answers)."""
         self._playing[playback_id] = asyncio.get_running_loop().create_future()
-        await self.client.channels.play(channelId=self.id, media=media, playbackId=playback_id)
+        await self.client.channels.play(channelId=self.id, media=",".join(media), playbackId=playback_id)
 
     async def stop_prompt(self, playback_id: str) -> None:
         """Stop a prompt and wait for its PlaybackFinished: until then, variables and

@@ -1,9 +1,10 @@
-"""One call's driver: performs the dialog engine's actions and feeds it the call's events.
+"""One call over ARI: its channel and tap plugged into the shared runtime.
 
-Every call that enters here leaves to a destination, to the flow's fallback, or is hung
-up: an unexpected failure still sends the caller to the fallback with
-``IVR_RESULT=error`` (or hangs up when even that fails), and whatever the call created
-(tap, recognizer, tasks) is released on every path.
+The dialog is run by ``ivr.runtime.conversation`` and heard by ``ivr.runtime.listener``,
+as in the simulator; this shell adds what only a live call has. Every call that enters here
+leaves to a destination, to the flow's fallback, or is hung up: an unexpected failure still
+sends the caller to the fallback with ``IVR_RESULT=error`` (or hangs up when even that
+fails), and whatever the call created (tap, recognizers, tasks) is released on every path.
 """
 
 from __future__ import annotations
@@ -12,31 +13,22 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import Protocol
 
 import vosk
 
-from ivr.dialog.actions import (
-    CONFIRM_GRAMMAR,
-    Action,
-    ContinueInDialplan,
-    Listen,
-    Play,
-    SetVariables,
-    StopListening,
-    StopPrompt,
-)
+from ivr.audio import AudioTap, TapError
+from ivr.dialog.actions import Action, Judged
 from ivr.dialog.engine import DialogEngine, Outcome, Result
 from ivr.dialog.events import Event, TapFailed, Tick
-from ivr.flow.model import Destination, Flow
-from ivr.grammar.matcher import IntentMatcher
-from ivr.media.endpoint import TapError
+from ivr.flow.compiled import CompiledFlow
+from ivr.flow.model import Destination
 from ivr.media.recording import RecordingTap
-from ivr.speech.endpoint import EndpointSettings
-from ivr.speech.listener import SpeechListener
+from ivr.runtime.conversation import Conversation
+from ivr.runtime.listener import Listener, RecognizerError
 from ivr.telephony.ari import is_gone
 
 log = logging.getLogger(__name__)
@@ -52,7 +44,7 @@ class CallControl(Protocol):
     gone: asyncio.Event
 
     async def answer(self) -> None: ...
-    async def play(self, playback_id: str, media: str) -> None: ...
+    async def play(self, playback_id: str, media: Sequence[str]) -> None: ...
     async def stop_prompt(self, playback_id: str) -> None: ...
     async def set_variables(self, variables: Mapping[str, str]) -> None: ...
     async def continue_in_dialplan(self, destination: Destination) -> None: ...
@@ -61,22 +53,13 @@ class CallControl(Protocol):
     def close(self) -> None: ...
 
 
-class AudioTap(Protocol):
-    continuous: bool
-    """Frames flow in silence too, so a stream that stalls is broken."""
-
-    def __aiter__(self) -> AsyncIterable[bytes]: ...
-    async def close(self) -> None: ...
-
-
 class CallSession:
     def __init__(
         self,
         call: CallControl,
         inbox: asyncio.Queue[Event],
-        flow: Flow,
+        flow: CompiledFlow,
         *,
-        matchers: Mapping[str, IntentMatcher],
         load_model: Callable[[], Awaitable[vosk.Model]],
         open_tap: Callable[[], Awaitable[AudioTap]],
         executor: Executor | None = None,
@@ -86,20 +69,16 @@ class CallSession:
         self.call = call
         self.inbox = inbox
         self.engine = DialogEngine(flow, call_id=call.id)
-        self._matchers = matchers
-        words = flow.yes_no
-        self._yes_no = IntentMatcher({"yes": words.yes, "no": words.no} if words else {})
         self._load_model = load_model
         self._open_tap = open_tap
         self._executor = executor
         self._clock = clock
         self._tap: AudioTap | None = None
         self._record_dir = record_dir
-        self._listener: SpeechListener | None = None
+        self._listener: Listener | None = None
         self._listener_task: asyncio.Task[None] | None = None
-        self._vosk_model: vosk.Model | None = None
+        self._conversation: Conversation | None = None
         self._leaving = False  # the tap is being closed on purpose
-        self._left = False  # the call has been sent on or hung up
 
     async def run(self) -> Outcome | None:
         started = self._clock()
@@ -132,7 +111,7 @@ class CallSession:
 
     async def _converse(self) -> None:
         await self.call.answer()
-        self._vosk_model = await self._load_model()
+        model = await self._load_model()
         try:
             self._tap = await self._open_tap()
             if self._record_dir is not None:
@@ -141,26 +120,40 @@ class CallSession:
             log.error("%s: no audio: %s", self.call.name, exc)
             self.inbox.put_nowait(TapFailed(str(exc)))
         else:
-            self._listener = SpeechListener(
+            self._listener = Listener(
                 self._tap,
+                model,
                 self.inbox.put_nowait,
                 executor=self._executor,
-                clock=self._clock,
                 stall_timeout=STALL_TIMEOUT if self._tap.continuous else None,
             )
             self._listener_task = asyncio.create_task(self._hear())
-        await self._perform(self.engine.start(self._clock()))
+        self._conversation = Conversation(self.engine, self, self._listener, observe=self._observe)
+        await self._conversation.start(self._clock())
         while not self.engine.finished:
             event = await self._next_event()
-            await self._perform(self.engine.handle(event, self._clock()))
+            await self._conversation.handle(event, self._clock())
+
+    def _observe(self, action: Action) -> None:
+        if isinstance(action, Judged):
+            judgement = action.judgement
+            log.info(
+                "%s: menu %s heard %r: %s %s (score %.0f)",
+                self.call.name,
+                action.menu,
+                judgement.transcript,
+                judgement.verdict.value,
+                judgement.intent or "",
+                judgement.score,
+            )
 
     async def _hear(self) -> None:
         assert self._listener is not None
         try:
             await self._listener.run()
-        except TapError as exc:
+        except (TapError, RecognizerError) as exc:
             if not self._leaving:
-                log.error("%s: the tap failed: %s", self.call.name, exc)
+                log.error("%s: cannot hear the caller: %s", self.call.name, exc)
                 self.inbox.put_nowait(TapFailed(str(exc)))
 
     async def _next_event(self) -> Event:
@@ -171,29 +164,22 @@ class CallSession:
         except TimeoutError:
             return Tick()
 
-    async def _perform(self, actions: list[Action]) -> None:
-        for action in actions:
-            match action:
-                case Play(playback_id, media):
-                    await self.call.play(playback_id, ",".join(media))
-                case StopPrompt(playback_id):
-                    await self.call.stop_prompt(playback_id)
-                case Listen(grammar, timeouts) if self._listener is not None:
-                    self._listener.listen(
-                        self._vosk_model,
-                        self._yes_no if grammar == CONFIRM_GRAMMAR else self._matchers[grammar],
-                        EndpointSettings(
-                            timeouts.end_of_speech, timeouts.max_speech, early_decision=timeouts.early_decision
-                        ),
-                    )
-                case StopListening() if self._listener is not None:
-                    self._listener.stop()
-                case SetVariables():
-                    await self.call.set_variables(action.as_dict())
-                case ContinueInDialplan(destination):
-                    # The snoop would keep listening in the dialplan: delete it as we leave.
-                    await asyncio.gather(self._close_tap(), self.call.continue_in_dialplan(destination))
-                    self._left = True
+    # -- the conversation's call port -------------------------------------------------------
+
+    async def play(self, playback_id: str, media: Sequence[str]) -> None:
+        await self.call.play(playback_id, media)
+
+    async def stop_prompt(self, playback_id: str) -> None:
+        await self.call.stop_prompt(playback_id)
+
+    async def set_variables(self, variables: Mapping[str, str]) -> None:
+        await self.call.set_variables(variables)
+
+    async def leave(self, destination: Destination) -> None:
+        # The snoop would keep listening in the dialplan: delete it as we leave.
+        await asyncio.gather(self._close_tap(), self.call.continue_in_dialplan(destination))
+
+    # -- endings ----------------------------------------------------------------------------
 
     async def _close_tap(self) -> None:
         self._leaving = True
@@ -202,7 +188,8 @@ class CallSession:
 
     async def _rescue(self, cause: str) -> None:
         """Send a call that is still here to the fallback, or hang it up."""
-        if self._left or self.call.gone.is_set():
+        left = self._conversation is not None and self._conversation.left
+        if left or self.call.gone.is_set():
             return
         fallback = self.engine.flow.fallback
         log.error("%s: sending to the fallback %s after an error: %s", self.call.name, fallback, cause)
@@ -229,6 +216,12 @@ class CallSession:
                 await asyncio.wait_for(self._listener_task, TAP_DRAIN_TIMEOUT)
             except (TimeoutError, Exception):
                 self._listener_task.cancel()
+        if self._listener is not None:
+            core = self._listener.core
+            if core.dropped:
+                log.warning("%s: %d frames dropped, the recognizer too far behind", self.call.name, core.dropped)
+            if core.lone_silences:
+                log.info("%s: %d lone frames of silence (a snoop's late frames) dropped", self.call.name, core.lone_silences)
         if isinstance(self._tap, RecordingTap):
             await self._tap.save()
         self.call.close()

@@ -1,32 +1,40 @@
-"""The dialog engine, driven by events and a fake clock: no asyncio, no Asterisk."""
+"""The dialog engine, driven by events and a fake clock: no asyncio, no Asterisk.
+
+Answers are what hearing reports (words with the recognizer's confidence); the engine judges
+them itself, with the menu's matcher and thresholds (``ivr.grammar.verdict``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from ivr.dialog import (
-    CallerHungUp,
+from ivr.dialog.actions import (
+    Action,
     ContinueInDialplan,
-    DialogEngine,
+    Judged,
     Listen,
     Play,
-    PromptFinished,
-    PromptStarted,
     SetVariables,
-    SpeechStarted,
     StopListening,
     StopPrompt,
+)
+from ivr.dialog.engine import DialogEngine, Result
+from ivr.dialog.events import (
+    CallerHungUp,
+    KeyPressed,
+    PromptFinished,
+    SpeechStarted,
     TapFailed,
     Tick,
     Utterance,
 )
-from ivr.dialog.actions import CONFIRM_GRAMMAR, Action
-from ivr.dialog.engine import Result
-from ivr.dialog.events import Dtmf
+from ivr.flow.compiled import CompiledFlow, compile_flow
 from ivr.flow.model import Destination, Flow
-from ivr.grammar.matcher import Match
+from ivr.grammar.matcher import IntentMatcher
+from ivr.grammar.verdict import Verdict
+from ivr.hearing.heard import Heard, Word
 
 SALES = Destination(context="ivr-dest", extension="sales")
 BILLING = Destination(context="ivr-dest", extension="billing")
@@ -71,13 +79,36 @@ def make_flow(**main: Any) -> Flow:
             "start": "main",
             "fallback": {"context": "ivr-fallback", "extension": "s"},
             "menus": {"main": menu, "support": support, "delivery": delivery},
+            "confirm_words": {"yes": ["yes"], "no": ["no"]},
         }
     )
 
 
-def said(intent: str | None, score: float = 100.0, transcript: str | None = None) -> Utterance:
-    match = Match(intent=intent, score=score, phrase=intent, runner_up=None, runner_up_score=0.0)
-    return Utterance(transcript if transcript is not None else intent or "", match)
+MATCHERS = {
+    "g": IntentMatcher({"sales": ["sales"], "billing": ["billing"], "support": ["support"], "refund": ["refund"]}),
+    "support": IntentMatcher({"refund": ["refund"], "delivery": ["delivery"]}),
+}
+
+
+def compiled(flow: Flow) -> CompiledFlow:
+    return compile_flow(flow, MATCHERS)
+
+
+def said(text: str, score: float = 100.0) -> Utterance:
+    """Words heard with the confidence that makes the doubt policy score a phrase ``score``
+    (40 points off per unit of doubt, see ivr.grammar.verdict)."""
+    confidence = 1.0 - (100.0 - score) / 40.0
+    assert 0.0 <= confidence <= 1.0, "scores 60 to 100 only"
+    words = tuple(Word(word, confidence) for word in text.split())
+    return Utterance(Heard(words, 0.0, 0.0, 0.0, 0.0, 0.0))
+
+
+def listens(grammar: str) -> Callable[[Action], bool]:
+    return lambda action: isinstance(action, Listen) and action.listening.grammar == grammar
+
+
+def judged(actions: list[Action]) -> list[tuple[Verdict, str | None]]:
+    return [(a.judgement.verdict, a.judgement.intent) for a in actions if isinstance(a, Judged)]
 
 
 def variables(actions: list[Action]) -> dict[str, str]:
@@ -93,7 +124,7 @@ class Call:
     """An engine with its current time and a record of every action it asked for."""
 
     def __init__(self, flow: Flow | None = None) -> None:
-        self.engine = DialogEngine(flow or make_flow(), call_id="c1")
+        self.engine = DialogEngine(compiled(flow or make_flow()), call_id="c1")
         self.now = 0.0
         self.prompt_id = ""
         self.actions = self._record(self.engine.start(self.now))
@@ -116,14 +147,14 @@ class Call:
         self.now = self.engine.deadline
         return self._record(self.engine.handle(Tick(), self.now))
 
-    def says(self, intent: str | None, score: float = 100.0, transcript: str | None = None) -> list[Action]:
+    def says(self, text: str, score: float = 100.0) -> list[Action]:
         self.send(SpeechStarted(), 0.5)
-        return self.send(said(intent, score, transcript), 1.0)
+        return self.send(said(text, score), 1.0)
 
     def keys(self, digits: str) -> list[Action]:
         actions: list[Action] = []
         for digit in digits:
-            actions += self.send(Dtmf(digit), 0.3)
+            actions += self.send(KeyPressed(digit), 0.3)
         return actions
 
 
@@ -132,16 +163,19 @@ class Call:
 
 def test_start_plays_the_prompt_and_listens_at_once_for_barge_in() -> None:
     call = Call()
-    assert call.actions == [Play("c1-prompt-1", ("sound:main",)), Listen("g", call.engine.menu.timeouts)]
+    listening = call.engine.flow.menus["main"].listening
+    assert call.actions == [Play("c1-prompt-1", ("sound:main",)), Listen(listening)]
+    assert listening is not None and listening.grammar == "g"
+    assert listening.endpointing.end_of_speech == 0.6 and listening.endpointing.max_speech == 8
+    assert set(listening.vocabulary) == {"sales", "billing", "support", "refund"}
     assert call.engine.deadline is None  # no-input is timed from the end of the prompt
 
 
 def test_without_barge_in_listening_starts_when_the_prompt_ends() -> None:
     call = Call(make_flow(barge_in=False))
     assert [type(a) for a in call.actions] == [Play]
-    assert call.send(PromptStarted(call.prompt_id), 0.01) == []
     assert [type(a) for a in call.prompt_ends(3.0)] == [Listen]
-    assert call.engine.deadline == pytest.approx(3.01 + 5)
+    assert call.engine.deadline == pytest.approx(3.0 + 5)
 
 
 def test_speech_over_the_prompt_stops_it() -> None:
@@ -155,7 +189,7 @@ def test_speech_over_the_prompt_stops_it() -> None:
 
 def test_a_key_over_the_prompt_stops_it_and_the_listening() -> None:
     call = Call()
-    actions = call.send(Dtmf("1"), 0.5)
+    actions = call.send(KeyPressed("1"), 0.5)
     assert actions[:2] == [StopPrompt("c1-prompt-1"), StopListening()]
     assert actions[-1] == ContinueInDialplan(SALES)
     assert variables(actions)["IVR_RESULT"] == "dtmf"
@@ -163,9 +197,9 @@ def test_a_key_over_the_prompt_stops_it_and_the_listening() -> None:
 
 def test_without_barge_in_keys_during_the_prompt_are_ignored() -> None:
     call = Call(make_flow(barge_in=False))
-    assert call.send(Dtmf("1"), 0.5) == []
+    assert call.send(KeyPressed("1"), 0.5) == []
     call.prompt_ends()
-    assert call.send(Dtmf("1"), 0.5)[-1] == ContinueInDialplan(SALES)
+    assert call.send(KeyPressed("1"), 0.5)[-1] == ContinueInDialplan(SALES)
 
 
 # -- routing ---------------------------------------------------------------------------------
@@ -174,14 +208,14 @@ def test_without_barge_in_keys_during_the_prompt_are_ignored() -> None:
 def test_a_matched_utterance_routes_with_every_variable() -> None:
     call = Call()
     call.prompt_ends()
-    actions = call.says("sales", transcript="영업부")
-    assert actions[0] == StopListening() or isinstance(actions[0], SetVariables)
+    actions = call.says("sales")
+    assert judged(actions) == [(Verdict.ACCEPT, "sales")]
     assert actions[-1] == ContinueInDialplan(SALES)
     assert variables(actions) == {
         "DEPT": "sales",
         "IVR_INTENT": "sales",
         "IVR_CONFIDENCE": "1.00",
-        "IVR_TRANSCRIPT": "영업부",
+        "IVR_TRANSCRIPT": "sales",
         "IVR_FLOW": "test",
         "IVR_MENU": "main",
         "IVR_RESULT": "matched",
@@ -202,7 +236,7 @@ def test_sub_menus_two_levels_deep_keep_the_variables_set_on_the_way() -> None:
     call.prompt_ends()
     actions = call.says("support")
     assert plays(actions) == [("sound:support",)]
-    assert actions[-1] == Listen("support", call.engine.menu.timeouts)
+    assert listens("support")(actions[-1])
     call.prompt_ends()
     actions = call.says("delivery")
     assert plays(actions) == [("sound:delivery",)]
@@ -223,7 +257,7 @@ def test_multi_digit_entry_ends_with_the_terminator() -> None:
     call = Call(flow)
     call.prompt_ends()
     assert call.keys("42") == [StopListening()]
-    actions = call.send(Dtmf("#"), 0.3)
+    actions = call.send(KeyPressed("#"), 0.3)
     assert actions[-1] == ContinueInDialplan(Destination(context="ivr-dest", extension="agent"))
     assert variables(actions)["IVR_TRANSCRIPT"] == "42"
 
@@ -278,7 +312,7 @@ def test_no_input_then_an_answer_on_the_second_attempt() -> None:
 
 @pytest.mark.parametrize(
     "utterance",
-    [said("refund"), said("sales", 50, "영어")],
+    [said("refund"), said("sales", 60)],
     ids=["intent-without-route-here", "score-below-min"],
 )
 def test_no_match_reprompts_until_the_retry_limit_then_the_fallback(utterance: Utterance) -> None:
@@ -292,7 +326,7 @@ def test_no_match_reprompts_until_the_retry_limit_then_the_fallback(utterance: U
     actions = call.send(utterance, 1.0)
     assert actions[-1] == ContinueInDialplan(FALLBACK)
     assert variables(actions)["IVR_RESULT"] == "no-match"
-    assert variables(actions)["IVR_TRANSCRIPT"] == utterance.transcript
+    assert variables(actions)["IVR_TRANSCRIPT"] == utterance.heard.transcript
 
 
 def test_speech_without_words_is_not_an_answer_and_listening_goes_on() -> None:
@@ -300,8 +334,9 @@ def test_speech_without_words_is_not_an_answer_and_listening_goes_on() -> None:
     call.prompt_ends()
     no_input_at = call.engine.deadline
     call.send(SpeechStarted(), 0.5)
-    actions = call.send(said(None, 0, ""), 1.0)  # a noise the VAD took for voice
-    assert actions == [Listen("g", call.engine.menu.timeouts)]
+    actions = call.send(said(""), 1.0)  # a noise the VAD took for voice
+    assert judged(actions) == [(Verdict.LISTEN_ON, None)]
+    assert listens("g")(actions[-1]) and len(actions) == 2
     assert call.engine.deadline == no_input_at  # the silence it interrupted goes on
     assert call.says("sales")[-1] == ContinueInDialplan(SALES)
 
@@ -309,7 +344,7 @@ def test_speech_without_words_is_not_an_answer_and_listening_goes_on() -> None:
 def test_noise_over_the_prompt_leaves_the_full_no_input_time() -> None:
     call = Call()
     call.send(SpeechStarted(), 0.5)  # stops the prompt (barge-in)
-    call.send(said(None, 0, ""), 1.0)
+    call.send(said(""), 1.0)
     assert call.engine.deadline == call.now + call.engine.menu.timeouts.no_input
     assert plays(call.silence()) == [("sound:ni-1",)]
 
@@ -341,8 +376,9 @@ def confirming_call() -> Call:
     call = Call(make_flow(confirm_below=90))
     call.prompt_ends()
     actions = call.says("billing", score=80)
+    assert judged(actions) == [(Verdict.CONFIRM, "billing")]
     assert plays(actions) == [("sound:did-you-say", "sound:billing")]
-    assert actions[-1] == Listen(CONFIRM_GRAMMAR, call.engine.menu.timeouts)
+    assert listens("@yes-no")(actions[-1])
     call.prompt_ends()
     return call
 
@@ -359,7 +395,7 @@ def test_a_doubtful_answer_denied_with_no_asks_the_menu_again() -> None:
     call = confirming_call()
     actions = call.says("no")
     assert plays(actions) == [("sound:main",)]
-    assert actions[-1] == Listen("g", call.engine.menu.timeouts)
+    assert listens("g")(actions[-1])
     call.prompt_ends()
     assert call.says("sales")[-1] == ContinueInDialplan(SALES)
 
@@ -371,15 +407,45 @@ def test_confirmation_by_keys() -> None:
     assert plays(call.keys("2")) == [("sound:main",)]
 
 
+def test_an_unanswered_confirmation_reports_the_answer_it_asked_about() -> None:
+    call = Call(make_flow(confirm_below=90, retries=0))
+    call.prompt_ends()
+    call.says("billing", score=80)
+    call.prompt_ends()
+    actions = call.silence()
+    assert actions[-1] == ContinueInDialplan(FALLBACK)
+    assert variables(actions)["IVR_RESULT"] == "no-input"
+    assert variables(actions)["IVR_TRANSCRIPT"] == "billing"
+
+
 def test_an_unclear_confirmation_is_asked_again() -> None:
     call = confirming_call()
-    assert plays(call.says(None, 0, "영업")) == [("sound:did-you-say", "sound:billing")]
+    assert plays(call.says("sales")) == [("sound:did-you-say", "sound:billing")]
 
 
 def test_a_confident_answer_is_not_confirmed() -> None:
     call = Call(make_flow(confirm_below=90))
     call.prompt_ends()
     assert call.says("billing", score=95)[-1] == ContinueInDialplan(BILLING)
+
+
+def test_a_doubtful_answer_without_a_confirm_prompt_is_asked_again_not_taken() -> None:
+    call = Call(make_flow(confirm_below=90))  # sales has no confirm prompt
+    call.prompt_ends()
+    actions = call.says("sales", score=80)
+    assert judged(actions) == [(Verdict.CONFIRM, "sales")]
+    assert plays(actions) == [("sound:nm-1",)]
+    assert not any(isinstance(a, ContinueInDialplan) for a in actions)
+
+
+def test_words_with_full_confidence_are_judged_like_live_ones() -> None:
+    # simulate --say: two intents' words in one answer cost the runner-up penalty.
+    call = Call(make_flow(confirm_below=95))
+    call.prompt_ends()
+    call.send(SpeechStarted(), 0.5)
+    actions = call.send(Utterance(Heard.from_text("billing support")), 1.0)
+    [(verdict, intent)] = judged(actions)
+    assert verdict is Verdict.CONFIRM and intent == "billing"
 
 
 # -- failures and hangups -------------------------------------------------------------------

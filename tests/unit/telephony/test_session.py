@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 import pytest
 
-from ivr.dialog.events import Event, PromptFinished, PromptStarted
+from ivr.audio import TapError
+from ivr.dialog.events import Event, PromptFinished
+from ivr.flow.compiled import compile_flow
 from ivr.flow.model import Destination, Flow, Menu, Route, Timeouts
 from ivr.grammar.matcher import IntentMatcher
-from ivr.media.endpoint import TapError
 from ivr.telephony.session import CallSession
 
 FALLBACK = Destination(context="ivr-fallback", extension="s")
@@ -29,11 +30,10 @@ class FakeCall:
     async def answer(self) -> None:
         self.log.append(("answer",))
 
-    async def play(self, playback_id: str, media: str) -> None:
-        self.log.append(("play", media))
+    async def play(self, playback_id: str, media: Sequence[str]) -> None:
+        self.log.append(("play", ",".join(media)))
         if self._fail_play:
             raise RuntimeError("500 Internal Server Error")
-        self._inbox.put_nowait(PromptStarted(playback_id))
         loop = asyncio.get_running_loop()
         loop.call_later(self._prompt_seconds, self._inbox.put_nowait, PromptFinished(playback_id))
 
@@ -107,11 +107,11 @@ def make_session(call: FakeCall, inbox: asyncio.Queue[Event], open_tap, flow: Fl
     async def no_model() -> None:
         return None
 
+    matchers = {"g": IntentMatcher({"sales": ["영업부"]})}
     return CallSession(
         call,
         inbox,
-        flow or make_flow(),
-        matchers={"g": IntentMatcher({"sales": ["영업부"]})},
+        compile_flow(flow or make_flow(), matchers),
         load_model=no_model,
         open_tap=open_tap,
     )

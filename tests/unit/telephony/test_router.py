@@ -9,7 +9,7 @@ import pytest
 
 from ivr.telephony.router import EventRouter, event_channel_id, is_own_id, new_id
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 
 
 def recorded(name: str) -> list[dict]:
