@@ -38,12 +38,18 @@ def flow_dirs(root: Path) -> tuple[Path, Path]:
 
 @contextlib.asynccontextmanager
 async def running_app(
-    info: SandboxInfo, models: ModelStore, flows_dir: Path, grammars_dir: Path
+    info: SandboxInfo,
+    models: ModelStore,
+    flows_dir: Path,
+    grammars_dir: Path,
+    record_dir: Path | None = None,
 ) -> AsyncIterator[SpeechIvrApp]:
-    """The Stasis app serving a sandbox until the block ends."""
+    """The Stasis app serving a sandbox until the block ends (keeping what each call heard
+    in ``record_dir``, as ``<IVR leg id>.wav``)."""
     await asyncio.to_thread(install_prompts, info.sounds_dir, {**PROMPTS, **TEST_PROMPTS})
     settings = info.app_settings(
-        flows_dir=flows_dir, grammars_dir=grammars_dir, default_flow="switchboard-ko"
+        flows_dir=flows_dir, grammars_dir=grammars_dir, default_flow="switchboard-ko",
+        record_dir=record_dir,
     )
     app = SpeechIvrApp(settings, load_flows(settings.flows_dir, settings.grammars_dir), models)
     async with serving(app) as app:

@@ -2,7 +2,8 @@
 
 Debian's Asterisk has no ``res_ari_stream``, so the tests connect the app's stream-channel
 transport to this double instead. It is a websocket server that behaves like the module did on
-the wire (DESIGN.md, "stream-channel rules") and takes its audio from the sandbox Asterisk:
+the wire (the rules in ``ivr/media/stream_channel.py``) and takes its audio from the sandbox
+Asterisk:
 
 - ``ws://127.0.0.1:PORT/ws``; an upgrade without the ``stream-channel`` subprotocol gets HTTP 400.
 - ``Channel-ID`` names a channel by ARI id or by channel name. A missing or unknown one, or a
@@ -273,7 +274,7 @@ def _describe_close(connection: ServerConnection) -> str:
 
 class _Tap:
     """The double's own tap on one channel: a ``spy=in`` snoop and an externalMedia websocket
-    channel (slin16) in a mixing bridge, the topology DESIGN.md verified for taps.
+    channel (slin16) in a mixing bridge, the app's own tap topology (``ivr/telephony/tap.py``).
 
     It starts building itself at once. Building is never cancelled half-way: an ARI request
     cancelled while in flight may still create its object after `close()` looked for it.
@@ -350,7 +351,7 @@ class _Tap:
         await self._ari.delete(f"channels/{self.media_id}")
         if self._media is not None:
             # Asterisk closes the media socket when its channel goes; read until it has, since
-            # a socket nobody reads never notices the close (see asterisk-audio-taps.md §9).
+            # a socket nobody reads never notices the close (``ivr/media/websocket.py``).
             try:
                 async with asyncio.timeout(TAP_CLOSE_TIMEOUT):
                     async for _ in self._media:

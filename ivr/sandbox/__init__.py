@@ -10,7 +10,7 @@ from .calls import Arrival, CallLab, ObservedEvent, PlacedCall, parse_timestamp
 from .errors import SandboxError
 from .instance import Sandbox, SandboxInfo
 from .rootfs import default_cache_dir, ensure_rootfs
-from .speech import synthesize, synthesize_async
+from .speech import synthesize
 
 __all__ = [
     "Arrival",
@@ -24,5 +24,4 @@ __all__ = [
     "ensure_rootfs",
     "parse_timestamp",
     "synthesize",
-    "synthesize_async",
 ]

@@ -69,6 +69,8 @@ class CallLab:
 
     def __init__(self, info: SandboxInfo) -> None:
         self.info = info
+        self.placed: list[PlacedCall] = []
+        """Every call placed: the lab hangs up what is left of them when it closes."""
         self.events: list[ObservedEvent] = []
         self._changed = asyncio.Condition()
         self._session: aiohttp.ClientSession | None = None
@@ -97,8 +99,11 @@ class CallLab:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if self._websocket is not None:
-            await self._websocket.close()
+        try:
+            await self.end_calls()
+        finally:
+            if self._websocket is not None:
+                await self._websocket.close()
         if self._reader is not None:
             await self._reader
         if self._session is not None:
@@ -138,6 +143,7 @@ class CallLab:
             **(variables or {}),
         }
         call = PlacedCall(self, call_id, f"{call_id}-ivr")
+        self.placed.append(call)
         await self._request(
             "POST",
             "channels",
@@ -153,6 +159,16 @@ class CallLab:
             json={"variables": channel_variables},
         )
         return call
+
+    async def end_calls(self, timeout: float = 10.0) -> None:
+        """Hang up every leg of the calls placed that is still up, and wait until Asterisk has
+        destroyed them: no call outlives the lab (so none outlives its test)."""
+        present = {channel["id"] for channel in await self.channels()}
+        legs = [leg for call in self.placed for leg in (call.id, call.other_id) if leg in present]
+        for leg in legs:
+            await self.hangup(leg)
+        for leg in legs:
+            await self.wait_for(_destroys(leg), timeout)
 
     async def channels(self) -> list[Event]:
         channels: list[Event] = await self._request("GET", "channels")

@@ -1,147 +1,25 @@
-"""The sandbox: pure helpers fast, then the real Asterisk (marked `real`)."""
+"""The sandbox: the real Asterisk (marked `real`)."""
 
 from __future__ import annotations
 
 import array
 import asyncio
-import os
-import stat
 import wave
 from collections.abc import AsyncIterator
 from contextlib import suppress
-from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import aiohttp
 import pytest
 
 from ivr.sandbox import (
-    Arrival,
     CallLab,
     Sandbox,
     SandboxError,
     SandboxInfo,
-    ensure_rootfs,
     parse_timestamp,
     synthesize,
 )
-from ivr.sandbox.config import (
-    InstanceLayout,
-    render_ari_conf,
-    render_asterisk_conf,
-    render_http_conf,
-    write_configs,
-)
-
-# --- pure helpers ---------------------------------------------------------------------------
-
-
-def test_parse_timestamp_gives_epoch_seconds() -> None:
-    expected = datetime(2026, 11, 24, 22, 8, 6, 537000, tzinfo=UTC).timestamp()
-    assert parse_timestamp("2026-11-24T22:08:06.537+0000") == pytest.approx(expected)
-    assert parse_timestamp("2026-11-24T23:08:06.537+0100") == pytest.approx(expected)
-
-
-def test_arrival_from_a_real_userevent() -> None:
-    event = {
-        "type": "ChannelUserevent",
-        "timestamp": "2026-11-26T12:02:08.131+0000",
-        "eventname": "IvrArrived",
-        "userevent": {
-            "eventname": "IvrArrived",
-            "Context": "ivr-dest",
-            "Exten": "sales-team",
-            "Intent": "sales",
-            "Confidence": "0.93",
-            "Transcript": "영업 부서",
-            "Flow": "",
-            "Result": "matched",
-        },
-        "channel": {"id": "lab-89b4808b9874-ivr"},
-    }
-    assert Arrival.from_event(event) == Arrival(
-        context="ivr-dest",
-        extension="sales-team",
-        variables={
-            "Intent": "sales",
-            "Confidence": "0.93",
-            "Transcript": "영업 부서",
-            "Flow": "",
-            "Result": "matched",
-        },
-        at=parse_timestamp("2026-11-26T12:02:08.131+0000"),
-    )
-
-
-def test_asterisk_conf_keeps_instances_apart_and_shares_sounds() -> None:
-    text = render_asterisk_conf(InstanceLayout(Path("/cache/asterisk-22"), "demo"))
-    for key, sub in [
-        ("astetcdir", "etc"),
-        ("astrundir", "run"),
-        ("astlogdir", "log"),
-        ("astspooldir", "spool"),
-        ("astdbdir", "db"),
-        ("astcachedir", "cache"),
-    ]:
-        assert f"{key} => /var/lib/speech-ivr/instances/demo/{sub}\n" in text
-    assert "astdatadir" not in text  # Debian's default: sounds are shared
-
-
-def test_http_and_ari_conf() -> None:
-    http = render_http_conf(18088)
-    assert "bindaddr = 127.0.0.1\n" in http
-    assert "bindport = 18088\n" in http
-    assert "sessionlimit = 1000\n" in http
-    ari = render_ari_conf("speech-ivr", "s3cret")
-    assert "[speech-ivr]\ntype = user\n" in ari
-    assert "password = s3cret\npassword_format = plain\n" in ari
-
-
-def test_write_configs_writes_private_files(tmp_path: Path) -> None:
-    layout = InstanceLayout(tmp_path, "unit")
-    write_configs(layout, http_port=18088, ari_user="speech-ivr", ari_password="pw")
-    etc = layout.host_dir / "etc"
-    assert layout.host_dir == tmp_path / "var/lib/speech-ivr/instances/unit"
-    assert layout.asterisk_conf == PurePosixPath(
-        "/var/lib/speech-ivr/instances/unit/etc/asterisk.conf"
-    )
-    names = {path.name for path in etc.iterdir()}
-    assert {"asterisk.conf", "http.conf", "ari.conf", "modules.conf", "extensions.conf"} <= names
-    assert stat.S_IMODE((etc / "ari.conf").stat().st_mode) == 0o600
-    dialplan = (etc / "extensions.conf").read_text()
-    for context in (
-        "[ivr-in]",
-        "[ivr-flow]",
-        "[ivr-dest](ivr-arrival)",
-        "[ivr-fallback](ivr-arrival)",
-        "[caller]",
-    ):
-        assert context in dialplan
-    for sub in ("run", "log", "spool", "db", "cache"):
-        assert (layout.host_dir / sub).is_dir()
-
-
-def test_bad_instance_name() -> None:
-    with pytest.raises(SandboxError, match="bad sandbox name"):
-        Sandbox("../etc")
-
-
-def test_rootfs_build_needs_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(os, "geteuid", lambda: 1000)
-    with pytest.raises(SandboxError, match="needs root"):
-        ensure_rootfs(tmp_path)
-
-
-def test_existing_rootfs_is_reused(tmp_path: Path) -> None:
-    (tmp_path / "asterisk-22").mkdir()
-    assert ensure_rootfs(tmp_path) == tmp_path / "asterisk-22"
-
-
-def test_synthesize_names_missing_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("shutil.which", lambda _tool: None)
-    with pytest.raises(SandboxError, match="apt-get install espeak-ng sox"):
-        synthesize("안녕하세요", tmp_path)
-
 
 # --- speech files (espeak-ng and sox) -------------------------------------------------------
 
