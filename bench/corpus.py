@@ -1,9 +1,13 @@
-"""A labelled Korean speech corpus for the accuracy benchmark, rendered with espeak-ng.
+"""Labelled Korean speech corpora for the accuracy benchmark, rendered with espeak-ng.
 
-    python bench/corpus.py [--out DIR] [--quick] [--workers 2]
+    python bench/corpus.py [--corpus tune|report] [--out DIR] [--quick] [--workers 2]
 
-Builds (or completes) the corpus and prints what it holds. What it says comes from the
-Korean flow (grammars/switchboard-ko.yaml, the main menu of flows/switchboard-ko.yaml):
+Builds (or completes) a corpus and prints what it holds. There are two, with nothing in
+common but the grammar: ``tune`` is the one thresholds, penalties and timings are fitted on;
+``report`` has other voices, speeds, carrier sentences, out-of-grammar sentences and noise,
+and is the one the README's figures come from (figures fitted on the corpus they are scored
+on are no evidence). What they say comes from the Korean flow (grammars/switchboard-ko.yaml,
+the main menu of flows/switchboard-ko.yaml):
 
 - ``in-grammar``: every phrase of the switchboard grammar, labelled with its intent;
 - ``carrier``: those phrases inside everyday carrier sentences ("{phrase} 부탁합니다"),
@@ -14,9 +18,10 @@ Korean flow (grammars/switchboard-ko.yaml, the main menu of flows/switchboard-ko
   silence, and white, pink or babble noise at telephone-like levels (-60 to -35 dBFS), in
   ``clean16``, ``tel8`` and ``ulaw`` only.
 
-The full corpus is 285 renderings (in voices ko, ko+f2, ko+f4, ko+m3, ko+f5 and speeds
-110/130/160, rotated over the items), 1683 clips and about 73 minutes at 16 kHz; ``--quick``
-is 12 renderings (66 clips, 3 minutes) for smoke runs.
+The tune corpus is 285 renderings (in voices ko, ko+f2, ko+f4, ko+m3, ko+f5 and speeds
+110/130/160, rotated over the items), 1683 clips and about 73 minutes at 16 kHz; the report
+corpus is 97 renderings (voices ko+f1, ko+f3, ko+m1, ko+m2, ko+m5, speeds 120/145/175),
+about 560 clips; ``--quick`` is 12 renderings (66 clips, 3 minutes) for smoke runs.
 
 Each rendering (text, espeak-ng voice, speed) is stored in several telephone conditions:
 
@@ -78,8 +83,6 @@ OTHER_GRAMMARS = ("support-ko", "order-ko")
 
 RATE = 16000
 LINE_RATE = 8000
-VOICES = ("ko", "ko+f2", "ko+f4", "ko+m3", "ko+f5")
-SPEEDS = (110, 130, 160)
 CONDITIONS = ("clean16", "tel8", "ulaw", "snr20", "snr10", "lowgain")
 LINE_CONDITIONS = frozenset({"tel8", "ulaw", "snr20", "snr10", "lowgain"})
 """The conditions of an 8 kHz line, stored at 8 kHz as well."""
@@ -93,51 +96,124 @@ PAD_SECONDS = (0.3, 0.7)
 SPEECH_FLOOR_DB = 40.0
 """Speech is where 10 ms frames are within this many dB of the loudest frame."""
 
-CARRIERS = (
-    "{phrase} 부탁합니다",
-    "{phrase} 연결해 주세요",
-    "저기요 {phrase} 좀 바꿔 주세요",
-    "{phrase} 문의하려고 전화했어요",
-    "{phrase} 때문에 전화드렸는데요",
-)
-"""Carrier sentences. "연결" and "문의" are grammar words themselves (of 직원 연결, 구매 문의,
-배송 문의): a template is not used with a phrase that already holds its grammar word."""
 
-OOG_SENTENCES = (
-    "오늘 날씨가 어때요",
-    "제 이름은 김민수입니다",
-    "잠깐만요",
-    "여보세요",
-    "음 어 그",
-    "아 네 네 잠시만요",
-    "공일공 일이삼사 오육칠팔",
-    "칠 월 십오 일이요",
-    "천 이백 오십 원이요",
-    "박지영 씨 계세요",
-    "네 알겠습니다",
-    "아니요 괜찮아요",
-    "지금 몇 시예요",
-    "다시 한 번 말씀해 주시겠어요",
-    "잘 안 들려요",
-    "감사합니다",
-    "죄송합니다 잘못 걸었어요",
-    "점심 먹었어요",
-    "내일 다시 전화할게요",
-    "이게 무슨 소리예요",
-    "우리 집 강아지가 아파요",
-    "커피 한 잔 주세요",
-    "글쎄요 잘 모르겠어요",
-    "음 그러니까 그게요",
-    "버스를 놓쳐서 늦었어요",
-    "토요일에 만나요",
-)
-"""Out-of-grammar sentences: no department and no word of any Korean grammar (checked)."""
+@dataclass(frozen=True)
+class Plan:
+    """What a corpus says and how: the two corpora share nothing but the grammar."""
 
-NOISE_ITEMS = (("white", -60.0), ("white", -45.0), ("pink", -55.0), ("pink", -40.0),
-               ("babble", -50.0), ("babble", -35.0))
-"""The noise-only clips: type and level (dBFS RMS, full band)."""
-SILENCE_SECONDS = (1.5, 3.0, 5.0)
-NOISE_SECONDS = (2.0, 3.0, 4.0)
+    name: str
+    voices: tuple[str, ...]
+    speeds: tuple[int, int, int]
+    """A slow, the usual and a fast speed."""
+    carriers: tuple[str, ...]
+    """Carrier sentences. "연결" and "문의" are grammar words themselves (of 직원 연결, 구매 문의,
+    배송 문의): a template is not used with a phrase that already holds its grammar word."""
+    oog_sentences: tuple[str, ...]
+    """Out-of-grammar sentences: no department and no word of any Korean grammar (checked)."""
+    noise_items: tuple[tuple[str, float], ...]
+    """The noise-only clips: type and level (dBFS RMS, full band)."""
+    silence_seconds: tuple[float, ...]
+    noise_seconds: tuple[float, ...]
+    in_grammar_voices: int
+    """Renderings of each phrase at the usual speed, in this many voices (rotating)."""
+    extra_speeds: int
+    """And this many more: slow then fast (2), or one of them, alternating from phrase to phrase (1)."""
+    carriers_per_phrase: int
+    oog_renderings: int
+    """Renderings of each out-of-grammar sentence."""
+
+
+TUNE = Plan(
+    name="tune",
+    voices=("ko", "ko+f2", "ko+f4", "ko+m3", "ko+f5"),
+    speeds=(110, 130, 160),
+    carriers=(
+        "{phrase} 부탁합니다",
+        "{phrase} 연결해 주세요",
+        "저기요 {phrase} 좀 바꿔 주세요",
+        "{phrase} 문의하려고 전화했어요",
+        "{phrase} 때문에 전화드렸는데요",
+    ),
+    oog_sentences=(
+        "오늘 날씨가 어때요",
+        "제 이름은 김민수입니다",
+        "잠깐만요",
+        "여보세요",
+        "음 어 그",
+        "아 네 네 잠시만요",
+        "공일공 일이삼사 오육칠팔",
+        "칠 월 십오 일이요",
+        "천 이백 오십 원이요",
+        "박지영 씨 계세요",
+        "네 알겠습니다",
+        "아니요 괜찮아요",
+        "지금 몇 시예요",
+        "다시 한 번 말씀해 주시겠어요",
+        "잘 안 들려요",
+        "감사합니다",
+        "죄송합니다 잘못 걸었어요",
+        "점심 먹었어요",
+        "내일 다시 전화할게요",
+        "이게 무슨 소리예요",
+        "우리 집 강아지가 아파요",
+        "커피 한 잔 주세요",
+        "글쎄요 잘 모르겠어요",
+        "음 그러니까 그게요",
+        "버스를 놓쳐서 늦었어요",
+        "토요일에 만나요",
+    ),
+    noise_items=(("white", -60.0), ("white", -45.0), ("pink", -55.0), ("pink", -40.0),
+                 ("babble", -50.0), ("babble", -35.0)),
+    silence_seconds=(1.5, 3.0, 5.0),
+    noise_seconds=(2.0, 3.0, 4.0),
+    in_grammar_voices=5,
+    extra_speeds=2,
+    carriers_per_phrase=2,
+    oog_renderings=3,
+)
+
+REPORT = Plan(
+    name="report",
+    voices=("ko+f1", "ko+f3", "ko+m1", "ko+m2", "ko+m5"),
+    speeds=(120, 145, 175),
+    carriers=(
+        "{phrase} 좀 부탁드려요",
+        "{phrase} 담당자 계신가요",
+        "안녕하세요 {phrase} 알아보려고요",
+        "{phrase} 쪽으로 돌려 주세요",
+    ),
+    oog_sentences=(
+        "택시를 불러 주세요",
+        "우리 아이가 학교에 갔어요",
+        "엄마한테 전화해야 돼요",
+        "이거 어떻게 하는 거예요",
+        "여기가 어디예요",
+        "어제 비가 많이 왔어요",
+        "누구세요",
+        "저녁에 뭐 먹을까요",
+        "아 그렇군요",
+        "잠시만 기다려 주세요",
+        "삼 번 출구로 나오세요",
+        "생일 축하해요",
+        "너무 시끄러워요",
+        "제가 나중에 다시 걸게요",
+        "영화 보러 갈래요",
+        "뭐라고 하셨어요",
+        "이천 이십 육 년이요",
+        "친구를 만나러 왔어요",
+        "그건 잘 모르겠는데요",
+        "안녕히 계세요",
+    ),
+    noise_items=(("white", -55.0), ("pink", -45.0), ("babble", -40.0)),
+    silence_seconds=(2.0, 4.0),
+    noise_seconds=(2.5, 3.5),
+    in_grammar_voices=1,
+    extra_speeds=1,
+    carriers_per_phrase=1,
+    oog_renderings=1,
+)
+PLANS = {plan.name: plan for plan in (TUNE, REPORT)}
+
 
 BABBLE_TALKERS = (("ko", 130), ("ko+f2", 150), ("ko+f4", 120), ("ko+m3", 160),
                   ("ko+f5", 140), ("ko+m1", 110))
@@ -259,28 +335,29 @@ def _speech(kind: str, short: str, label: str, text: str, intent: str | None, vo
     )
 
 
-def _carrier_texts(phrase: str, index: int) -> list[str]:
-    """Two carriers for the phrase, rotating through the templates, skipping a template whose
+def _carrier_texts(plan: Plan, phrase: str, index: int) -> list[str]:
+    """The phrase's carriers, rotating through the templates, skipping a template whose
     grammar word the phrase already has (직원 연결 연결해 주세요)."""
     texts: list[str] = []
-    for step in range(len(CARRIERS)):
-        template = CARRIERS[(2 * index + step) % len(CARRIERS)]
+    for step in range(len(plan.carriers)):
+        template = plan.carriers[(2 * index + step) % len(plan.carriers)]
         carrier_words = set(grammar_words_in(template.format(phrase="")))
         if carrier_words & set(phrase.split()):
             continue
         texts.append(template.format(phrase=phrase))
-        if len(texts) == 2:
+        if len(texts) == plan.carriers_per_phrase:
             break
     return texts
 
 
-def plan(quick: bool = False) -> list[Item]:
-    """Every rendering of the corpus (or of its quick subset), in manifest order."""
-    problems = {s: grammar_words_in(s) for s in OOG_SENTENCES if grammar_words_in(s)}
+def plan_items(quick: bool = False, corpus: Plan = TUNE) -> list[Item]:
+    """Every rendering of a corpus (or of its quick subset), in manifest order."""
+    problems = {s: grammar_words_in(s) for s in corpus.oog_sentences if grammar_words_in(s)}
     if problems:
         raise ValueError(f"out-of-grammar sentences with grammar words: {problems}")
+    voices, (slow, usual, fast) = corpus.voices, corpus.speeds
     # n -> (n mod 5, n mod 3) visits all 15 pairs, consecutive ones differing in both.
-    combos = [(VOICES[n % len(VOICES)], SPEEDS[n % len(SPEEDS)]) for n in range(15)]
+    combos = [(voices[n % len(voices)], corpus.speeds[n % 3]) for n in range(15)]
     phrases = [(intent, p) for intent, ps in grammar_phrases().items() for p in ps]
     items: list[Item] = []
 
@@ -293,47 +370,48 @@ def plan(quick: bool = False) -> list[Item]:
         for intent, phrase in phrases:
             firsts.setdefault(intent, phrase)
         for intent, phrase in firsts.items():
-            add("in-grammar", "ig", intent, phrase, intent, "ko+f2", 130)
+            add("in-grammar", "ig", intent, phrase, intent, voices[1], usual)
         for index, (intent, phrase) in enumerate(phrases[:2]):
-            add("carrier", "car", intent, _carrier_texts(phrase, index)[0], intent, "ko+f4", 130)
-        for sentence in OOG_SENTENCES[:3]:
-            add("oog", "oog", "none", sentence, None, "ko+f2", 130)
-        items += _no_input(SILENCE_SECONDS[1:2], NOISE_ITEMS[1:2])
+            add("carrier", "car", intent, _carrier_texts(corpus, phrase, index)[0], intent, voices[2], usual)
+        for sentence in corpus.oog_sentences[:3]:
+            add("oog", "oog", "none", sentence, None, voices[1], usual)
+        items += _no_input(corpus, corpus.silence_seconds[1:2], corpus.noise_items[1:2])
         return items
 
-    # In grammar: each phrase in every voice at 130, and in two voices (rotating) at 110 and 160.
+    # In grammar: each phrase at the usual speed, and slower and faster (voices rotating).
     for p_index, (intent, phrase) in enumerate(phrases):
-        for voice in VOICES:
-            add("in-grammar", "ig", intent, phrase, intent, voice, 130)
-        for step, speed in enumerate((110, 160)):
-            voice = VOICES[(2 * p_index + step) % len(VOICES)]
+        for v in range(corpus.in_grammar_voices):
+            add("in-grammar", "ig", intent, phrase, intent, voices[(p_index + v) % len(voices)], usual)
+        extra = (slow, fast) if corpus.extra_speeds == 2 else ((slow, fast)[p_index % 2],)
+        for step, speed in enumerate(extra):
+            voice = voices[(2 * p_index + step + 1) % len(voices)]
             add("in-grammar", "ig", intent, phrase, intent, voice, speed)
-    # Carriers: each phrase in two carriers, each in one voice/speed pair (rotating).
+    # Carriers: each phrase in its carriers, each in one voice/speed pair (rotating).
     n = 0
     for p_index, (intent, phrase) in enumerate(phrases):
-        for text in _carrier_texts(phrase, p_index):
+        for text in _carrier_texts(corpus, phrase, p_index):
             voice, speed = combos[n % len(combos)]
             add("carrier", "car", intent, text, intent, voice, speed)
             n += 1
-    # Out of grammar: each sentence in three voice/speed pairs (rotating).
+    # Out of grammar: each sentence in voice/speed pairs (rotating).
     n = 0
-    for sentence in OOG_SENTENCES:
-        for _ in range(3):
+    for sentence in corpus.oog_sentences:
+        for _ in range(corpus.oog_renderings):
             voice, speed = combos[n % len(combos)]
             add("oog", "oog", "none", sentence, None, voice, speed)
             n += 1
-    items += _no_input(SILENCE_SECONDS, NOISE_ITEMS)
+    items += _no_input(corpus, corpus.silence_seconds, corpus.noise_items)
     return items
 
 
-def _no_input(silences: Sequence[float], noises: Sequence[tuple[str, float]]) -> list[Item]:
+def _no_input(corpus: Plan, silences: Sequence[float], noises: Sequence[tuple[str, float]]) -> list[Item]:
     items = [
         Item(rendering=f"sil-{round(s * 1000)}ms", kind="silence", text="", intent="<silence>",
              conditions=NO_INPUT_CONDITIONS, seconds=s)
         for s in silences
     ]
     for index, (noise, level) in enumerate(noises):
-        seconds = NOISE_SECONDS[index % len(NOISE_SECONDS)]
+        seconds = corpus.noise_seconds[index % len(corpus.noise_seconds)]
         items.append(Item(
             rendering=f"noise-{noise}-m{round(-level)}dB-{round(seconds * 1000)}ms",
             kind="noise", text="", intent="<noise>", conditions=NO_INPUT_CONDITIONS,
@@ -350,19 +428,19 @@ def _tool_versions() -> str:
     return "\n".join(out)
 
 
-def version(items: Sequence[Item], quick: bool = False) -> str:
+def version(items: Sequence[Item], quick: bool = False, corpus: Plan = TUNE) -> str:
     """The corpus's name: a hash of its plan, of this file and of the tools' versions."""
     digest = hashlib.sha1()
     digest.update(f"{FORMAT}\n{_tool_versions()}\n".encode())
     digest.update(Path(__file__).read_bytes())
     digest.update(json.dumps([asdict(i) for i in items], ensure_ascii=False).encode())
-    return f"v{FORMAT}-{'quick-' if quick else ''}{digest.hexdigest()[:10]}"
+    return f"v{FORMAT}-{corpus.name}-{'quick-' if quick else ''}{digest.hexdigest()[:10]}"
 
 
-def default_dir(quick: bool = False) -> Path:
+def default_dir(quick: bool = False, corpus: Plan = TUNE) -> Path:
     """Where the corpus is cached: ``~/.cache/speech-ivr/corpus/<version>``."""
     cache = Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser()
-    return cache / "speech-ivr" / "corpus" / version(plan(quick), quick)
+    return cache / "speech-ivr" / "corpus" / version(plan_items(quick, corpus), quick, corpus)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -476,7 +554,7 @@ def _seed(*parts: object) -> np.random.Generator:
 _BABBLE: dict[Path, np.ndarray] = {}
 
 
-def make_babble(out_dir: Path) -> None:
+def make_babble(out_dir: Path, corpus: Plan = TUNE) -> None:
     """Babble: six espeak-ng talkers saying the out-of-grammar sentences at once (so it holds
     no grammar word), BABBLE_SECONDS long, at 16 and 8 kHz. Kept once made."""
     paths = [out_dir / BABBLE_FILE.format(rate=r) for r in (RATE, LINE_RATE)]
@@ -485,7 +563,7 @@ def make_babble(out_dir: Path) -> None:
     n = round(BABBLE_SECONDS * RATE)
     mix = np.zeros(n)
     for t, (voice, speed) in enumerate(BABBLE_TALKERS):
-        order = OOG_SENTENCES[3 * t:] + OOG_SENTENCES[: 3 * t]
+        order = corpus.oog_sentences[3 * t:] + corpus.oog_sentences[: 3 * t]
         x = speak(", ".join(order), voice, speed)
         start, end = speech_bounds(x)
         mix += _unit(np.resize(x[start:end], n))
@@ -615,6 +693,7 @@ def build(
     out_dir: Path | str | None = None,
     quick: bool = False,
     *,
+    corpus: Plan = TUNE,
     items: Sequence[Item] | None = None,
     workers: int = 2,
     progress: bool = False,
@@ -624,11 +703,11 @@ def build(
     for tool in ("espeak-ng", "sox"):
         if shutil.which(tool) is None:
             raise RuntimeError(f"{tool} is missing: apt-get install espeak-ng sox")
-    items = list(plan(quick) if items is None else items)
-    out = Path(out_dir).expanduser() if out_dir is not None else default_dir(quick)
+    items = list(plan_items(quick, corpus) if items is None else items)
+    out = Path(out_dir).expanduser() if out_dir is not None else default_dir(quick, corpus)
     out.mkdir(parents=True, exist_ok=True)
     if any("babble" in item.noise for item in items):
-        make_babble(out)
+        make_babble(out, corpus)
     jobs = [(item, out) for item in items]
     rows: list[dict[str, Any]] = []
     if workers <= 1:
@@ -717,11 +796,12 @@ def describe(directory: Path, seconds: float | None = None) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, help="corpus directory (default: the cache)")
+    parser.add_argument("--corpus", choices=sorted(PLANS), default="tune", help="which corpus (tune)")
     parser.add_argument("--quick", action="store_true", help="a small subset for smoke runs")
     parser.add_argument("--workers", type=int, default=2, help="rendering processes (2)")
     args = parser.parse_args(argv)
     began = time.monotonic()
-    directory = build(args.out, args.quick, workers=args.workers, progress=True)
+    directory = build(args.out, args.quick, corpus=PLANS[args.corpus], workers=args.workers, progress=True)
     describe(directory, time.monotonic() - began)
     return 0
 

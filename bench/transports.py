@@ -8,8 +8,8 @@ Korean switchboard's main menu (its prompt plays; no speech, so no decoding: wha
 measured is the tap, the VAD and the call control). CPU is read from /proc for the app
 and for Asterisk from the first call placed to the last one gone. stream-channel runs
 through the test double of Wazo's module, which taps with externalMedia itself: its
-Asterisk figure is the double's, not the real module's (which DESIGN.md puts at about
-8 % of a core per stream).
+Asterisk figure is the double's, not the real module's (measured apart at 8 to 36 % of a
+core per stream: the module spins while it waits).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-BENCH_DIR = Path(__file__).resolve().parent.parent / "bench"
+BENCH_DIR = Path(__file__).resolve().parents[2] / "bench"
 sys.path.insert(0, str(BENCH_DIR))
 
 import corpus  # noqa: E402
@@ -32,8 +32,8 @@ FIELDS = {
 def tiny_plan() -> list[corpus.Item]:
     """One word in every condition, one out-of-grammar sentence clean, one silence."""
     word = corpus._speech("in-grammar", "ig", "sales", "영업부", "sales", "ko+f2", 130, 0)
-    oog = corpus._speech("oog", "oog", "none", corpus.OOG_SENTENCES[0], None, "ko+f4", 160, 1)
-    silence = corpus._no_input([1.0], [])[0]
+    oog = corpus._speech("oog", "oog", "none", corpus.TUNE.oog_sentences[0], None, "ko+f4", 160, 1)
+    silence = corpus._no_input(corpus.TUNE, [1.0], [])[0]
     return [word, dataclasses.replace(oog, conditions=("clean16",)), silence]
 
 
@@ -119,9 +119,22 @@ def test_lowgain_is_20_db_down(built: tuple[Path, Path]) -> None:
 
 
 def test_out_of_grammar_sentences_hold_no_grammar_word() -> None:
-    assert 15 <= len(corpus.OOG_SENTENCES) <= 30
-    for sentence in corpus.OOG_SENTENCES:
-        assert corpus.grammar_words_in(sentence) == [], sentence
+    for plan in corpus.PLANS.values():
+        assert 15 <= len(plan.oog_sentences) <= 30
+        for sentence in plan.oog_sentences:
+            assert corpus.grammar_words_in(sentence) == [], sentence
+
+
+def test_the_report_corpus_shares_nothing_with_the_tune_corpus_but_the_grammar() -> None:
+    tune, report = corpus.TUNE, corpus.REPORT
+    assert not set(tune.voices) & set(report.voices)
+    assert not set(tune.speeds) & set(report.speeds)
+    assert not set(tune.carriers) & set(report.carriers)
+    assert not set(tune.oog_sentences) & set(report.oog_sentences)
+    tune_items = {(i.text, i.voice, i.speed) for i in corpus.plan_items(corpus=tune)}
+    report_items = {(i.text, i.voice, i.speed) for i in corpus.plan_items(corpus=report) if i.voice}
+    assert not tune_items & report_items
+    assert 500 <= len(corpus.plan_items(corpus=report)) * 6 <= 650
 
 
 def test_rebuild_skips_existing_files(built: tuple[Path, Path]) -> None:
