@@ -148,13 +148,29 @@ class CallSession:
             )
 
     async def _hear(self) -> None:
+        """Hear the caller until the tap ends; however hearing ends, the tap is closed.
+
+        A tap nobody reads is worse than none: Asterisk's writes into an unread socket
+        block, and with them the snoop and the caller's channel, which then cannot even
+        be hung up.
+        """
         assert self._listener is not None
         try:
             await self._listener.run()
         except (TapError, RecognizerError) as exc:
+            self._hearing_failed(str(exc))
+        except Exception as exc:
+            log.debug("%s: hearing failed", self.call.name, exc_info=True)
+            self._hearing_failed(f"hearing failed: {exc!r}")
+        finally:
             if not self._leaving:
-                log.error("%s: cannot hear the caller: %s", self.call.name, exc)
-                self.inbox.put_nowait(TapFailed(str(exc)))
+                with contextlib.suppress(Exception):
+                    await self._close_tap()
+
+    def _hearing_failed(self, cause: str) -> None:
+        if not self._leaving:
+            log.error("%s: cannot hear the caller: %s", self.call.name, cause)
+            self.inbox.put_nowait(TapFailed(cause))
 
     async def _next_event(self) -> Event:
         deadline = self.engine.deadline

@@ -61,14 +61,17 @@ class FakeCall:
 
 class SilentTap:
     """Zeros in 20 ms frames until closed; after ``dies_after`` seconds the stream breaks
-    (``TapError``), or with ``stalls`` it just stops sending."""
+    (``error``, a ``TapError`` unless given), or with ``stalls`` it just stops sending."""
 
     continuous = True
 
-    def __init__(self, dies_after: float | None = None, *, stalls: bool = False) -> None:
+    def __init__(
+        self, dies_after: float | None = None, *, stalls: bool = False, error: Exception | None = None
+    ) -> None:
         self.closed = asyncio.Event()
         self._dies_after = dies_after
         self._stalls = stalls
+        self._error = error or TapError("the stream ended")
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         loop = asyncio.get_running_loop()
@@ -78,7 +81,7 @@ class SilentTap:
                 if self._stalls:
                     await self.closed.wait()
                     return
-                raise TapError("the stream ended")
+                raise self._error
             yield bytes(640)
             await asyncio.sleep(0.02)
 
@@ -152,6 +155,19 @@ async def test_a_tap_that_dies_mid_call_sends_the_call_to_the_fallback() -> None
     await asyncio.wait_for(make_session(call, inbox, open_tap).run(), 5)
     assert call.result() == "error"
     assert ("continue", FALLBACK) in call.log
+
+
+async def test_hearing_that_fails_unexpectedly_closes_the_tap_and_sends_the_call_on() -> None:
+    # Nobody would read the tap any more: Asterisk's writes into it would block the call.
+    inbox: asyncio.Queue[Event] = asyncio.Queue()
+    call, tap = FakeCall(inbox, prompt_seconds=10), SilentTap(dies_after=0.1, error=ValueError("a bug"))
+
+    async def open_tap() -> SilentTap:
+        return tap
+
+    await asyncio.wait_for(make_session(call, inbox, open_tap).run(), 5)
+    assert call.result() == "error"
+    assert ("continue", FALLBACK) in call.log and tap.closed.is_set()
 
 
 async def test_a_tap_that_stops_sending_is_taken_for_broken(monkeypatch: pytest.MonkeyPatch) -> None:
