@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from ivr.flow.errors import Diagnostic, FlowLoadError
+from ivr.flow.diagnostics import Diagnostic, FlowLoadError
 from ivr.flow.loader import FlowSet, load_files, yaml_files
-from ivr.flow.prompts import missing_prompts
+from ivr.flow.sound_check import missing_prompts
 from ivr.flow.vocabulary_check import unknown_words
 
 FLOWS_DIR = "flows"

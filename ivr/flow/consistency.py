@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
-from ivr.flow.errors import Diagnostic
+from ivr.flow.diagnostics import Diagnostic
 from ivr.flow.model import Flow, Menu
 from ivr.grammar.intents import Grammar
 from ivr.flow.source_file import SourceFile

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from ivr.flow.consistency import check_flow, check_grammar, check_grammar_references
-from ivr.flow.errors import Diagnostic, FlowLoadError
+from ivr.flow.diagnostics import Diagnostic, FlowLoadError
 from ivr.flow.model import Flow
 from ivr.grammar.intents import Grammar
 from ivr.flow.source_file import NO_POSITIONS, SourceFile

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from ivr.flow.errors import Diagnostic, Severity
+from ivr.flow.diagnostics import Diagnostic, Severity
 from ivr.flow.yaml_source import NodePath, YamlSource
 
 NO_POSITIONS = YamlSource(None, MappingProxyType({}), MappingProxyType({}))

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from rapidfuzz import fuzz, process
 
-from ivr.flow.errors import Diagnostic
+from ivr.flow.diagnostics import Diagnostic
 from ivr.flow.loader import FlowSet
 from ivr.grammar.normalize import normalize
 

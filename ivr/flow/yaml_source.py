@@ -22,7 +22,7 @@ from types import MappingProxyType
 
 import yaml
 
-from ivr.flow.errors import Diagnostic, FlowLoadError
+from ivr.flow.diagnostics import Diagnostic, FlowLoadError
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_NODES = 100_000

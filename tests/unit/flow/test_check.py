@@ -11,7 +11,7 @@ import pytest
 from ivr.flow import Diagnostic, FlowLoadError, load_flow, load_flows
 from ivr.flow.check import check_paths, format_report, run_check
 from ivr.flow.graph import mermaid
-from ivr.flow.prompts import missing_prompts
+from ivr.flow.sound_check import missing_prompts
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from ivr.flow.errors import Diagnostic
+from ivr.flow.diagnostics import Diagnostic
 from ivr.flow.loader import FlowSet
 from ivr.flow.model import Flow, Prompt
 from ivr.flow.yaml_source import NodePath
