@@ -99,7 +99,7 @@ def _table(results: list[tuple[DemoCall, Arrival | None, float | None]]) -> Tabl
         title=f"calls into flow {DEMO_FLOW}",
         caption="reached: the destination as Asterisk saw it; latency: end of speech to arrival",
     )
-    for column in ("caller said", "heard", "intent", "score", "reached", "result", "latency"):
+    for column in ("caller said", "heard", "intent", "confidence", "reached", "result", "latency"):
         table.add_column(column)
     for call, arrival, latency in results:
         said = call.said
