@@ -36,7 +36,7 @@ from ivr.dialog.events import (
 )
 from ivr.flow.compiled import CompiledFlow, CompiledMenu
 from ivr.flow.model import Destination, Menu, Route
-from ivr.grammar.verdict import Policy, Verdict, judge
+from ivr.grammar.verdict import Verdict, judge
 from ivr.hearing.heard import Heard
 
 RECOGNITION_GRACE = 2.0
@@ -208,7 +208,7 @@ class DialogEngine:
         compiled = self._compiled
         confirming = self._pending is not None
         if confirming:
-            judgement = judge(heard, self.flow.yes_no, Policy(compiled.menu.min_score))
+            judgement = judge(heard, self.flow.yes_no, compiled.confirm_policy)
         else:
             assert compiled.matcher is not None, "a menu without a grammar does not listen"
             judgement = judge(heard, compiled.matcher, compiled.policy)

@@ -33,6 +33,8 @@ class CompiledMenu:
     """How answers to the menu's question are heard; None for a keys-only menu."""
     confirming: Listening | None
     """How answers to its "did you say ...?" are heard; None without yes/no words."""
+    confirm_policy: Policy
+    """How a yes or no to its "did you say ...?" is judged (the menu's ``min_score``)."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,7 @@ def compile_flow(flow: Flow, matchers: Mapping[str, IntentMatcher]) -> CompiledF
             Policy(menu.min_score, menu.confirm_below),
             listening_for(menu.grammar, matcher, menu.timeouts) if matcher and menu.grammar else None,
             listening_for(YES_NO_GRAMMAR, yes_no, menu.timeouts) if words else None,
+            Policy(menu.min_score),
         )
     return CompiledFlow(flow, menus, yes_no)
 
