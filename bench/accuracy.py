@@ -48,7 +48,7 @@ sys.path.insert(0, str(PROJECT_DIR))
 
 from common import percentile  # noqa: E402
 from corpus import PLANS, Clip, build, default_dir, load_manifest  # noqa: E402
-from decisions import Decision, PromptReader, first_decision, is_first_decision  # noqa: E402
+from decisions import Decision, PromptReader, decision_of, first_decision, is_first_decision  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
@@ -138,7 +138,7 @@ def observe(clip: Clip) -> Observation:
     assert _simulator is not None
     plays: list[int] = []
     simulation = _simulator.run([Wav(clip.path)], stop=lambda action: is_first_decision(action, plays))
-    decision = first_decision(simulation.actions)
+    decision = first_decision(simulation.actions, _simulator.flow.menus[MENU])
     heard = [j.heard for j in simulation.judged]
     return Observation(
         clip.id, clip.kind, clip.condition, clip.intent, clip.speech_end, decision, heard, _raw(clip)
@@ -166,12 +166,8 @@ def rejudge(seen: Observation, policy: Policy, flow: CompiledFlow) -> Decision:
     assert menu.matcher is not None
     for heard in seen.heard:
         judgement = judge(heard, menu.matcher, policy)
-        if judgement.verdict is Verdict.LISTEN_ON:
-            continue
-        verdict = judgement.verdict.value
-        if verdict == "confirm" and menu.menu.routes[judgement.intent or ""].confirm is None:
-            verdict = "reject"
-        return dataclasses.replace(seen.offline, verdict=verdict, intent=judgement.intent)
+        if judgement.verdict is not Verdict.LISTEN_ON:
+            return decision_of(judgement, menu, seen.offline.at)
     return seen.offline
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ivr.dialog.actions import Action, ContinueInDialplan, Judged, Play
 from ivr.flow.compiled import CompiledMenu
-from ivr.grammar.verdict import Verdict
+from ivr.grammar.verdict import Judgement, Verdict
 
 
 @dataclass(frozen=True)
@@ -29,15 +29,24 @@ class Decision:
 NO_INPUT = "no-input"
 
 
-def first_decision(actions: Iterable[tuple[float, Action]]) -> Decision:
-    """The first verdict on a real answer (speech without words is listened past), or
-    no-input if the menu asked again or gave up without one."""
+def decision_of(judgement: Judgement, menu: CompiledMenu, at: float | None) -> Decision:
+    """What ``menu`` did with an answer it judged so (not LISTEN_ON): a doubtful answer for a
+    route without a confirm prompt is asked again, as on a live call."""
+    if judgement.verdict is Verdict.REJECT or (
+        judgement.verdict is Verdict.CONFIRM and not menu.confirms(judgement.intent or "")
+    ):
+        return Decision("reject", None, judgement.transcript, at)
+    return Decision(judgement.verdict.value, judgement.intent, judgement.transcript, at)
+
+
+def first_decision(actions: Iterable[tuple[float, Action]], menu: CompiledMenu) -> Decision:
+    """The first decision of ``menu`` on a real answer (speech without words is listened
+    past), or no-input if the menu asked again or gave up without one."""
     plays = 0
     for at, action in actions:
         match action:
             case Judged(judgement=judgement) if judgement.verdict is not Verdict.LISTEN_ON:
-                verdict = {Verdict.ACCEPT: "accept", Verdict.CONFIRM: "confirm", Verdict.REJECT: "reject"}
-                return Decision(verdict[judgement.verdict], judgement.intent, judgement.transcript, at)
+                return decision_of(judgement, menu, at)
             case Play():
                 plays += 1
                 if plays > 1:

@@ -222,7 +222,7 @@ class DialogEngine:
             return record + self._failed(Result.NO_MATCH, judgement.transcript)
         assert judgement.intent is not None
         if judgement.verdict is Verdict.CONFIRM:
-            if route.confirm is None:  # never taken on doubt: asked again instead
+            if route.confirm is None:  # never taken on doubt (CompiledMenu.confirms): asked again
                 return record + self._failed(Result.NO_MATCH, judgement.transcript)
             self._pending = _Pending(judgement.intent, route, judgement.transcript, judgement.score)
             return record + self._ask(route.confirm)

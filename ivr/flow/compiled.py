@@ -36,6 +36,12 @@ class CompiledMenu:
     confirm_policy: Policy
     """How a yes or no to its "did you say ...?" is judged (the menu's ``min_score``)."""
 
+    def confirms(self, intent: str) -> bool:
+        """Is a doubtful answer for ``intent`` confirmed? Only when its route has a confirm
+        prompt; otherwise it is asked again, never taken on doubt."""
+        route = self.menu.routes.get(intent)
+        return route is not None and route.confirm is not None
+
 
 @dataclass(frozen=True)
 class CompiledFlow:
