@@ -230,7 +230,7 @@ def report(rows: list[Observation], console: Console, live: bool) -> None:
             cells += _figures(group, pick)
         if live:
             cells.append(_rate(_key(r.offline) != _key(r.live) for r in group))
-        table.add_row(*cells, end_section=condition == sorted(groups)[-1])
+        table.add_row(*cells, end_section=condition == max(groups))
     console.print(table)
 
     kinds = Table(title="by kind (all conditions)")

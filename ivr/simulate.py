@@ -28,16 +28,7 @@ from typing import Any
 import vosk
 
 from ivr.audio import FRAME_BYTES, FRAME_SECONDS, SILENT_FRAME, frames_of, read_wav
-from ivr.dialog.actions import (
-    Action,
-    ContinueInDialplan,
-    Judged,
-    Listen,
-    Play,
-    SetVariables,
-    StopListening,
-    StopPrompt,
-)
+from ivr.dialog.actions import Action, Judged, Listen
 from ivr.dialog.engine import DialogEngine, Outcome
 from ivr.dialog.events import Event, KeyPressed, PromptFinished, SpeechStarted, Tick, Utterance
 from ivr.flow.compiled import YES_NO_GRAMMAR, CompiledFlow
@@ -275,8 +266,6 @@ class _Run:
                 where = f" (speech {heard.speech_start:.2f}-{heard.speech_end:.2f} s)" if heard.ended else ""
                 verdict = judgement.verdict.value + (f" {judgement.intent}" if judgement.intent else "")
                 self.note(f"heard {heard.transcript!r}{where}: {verdict} (score {judgement.score:.0f})")
-            case StopListening() | StopPrompt() | Play() | SetVariables() | ContinueInDialplan():
-                pass
 
     def _simulate(self) -> None:
         _now(self.conversation.start(self.now))

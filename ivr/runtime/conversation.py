@@ -13,7 +13,6 @@ from typing import Protocol
 from ivr.dialog.actions import (
     Action,
     ContinueInDialplan,
-    Judged,
     Listen,
     Play,
     SetVariables,
@@ -87,5 +86,3 @@ class Conversation:
                 case ContinueInDialplan(destination):
                     await self.call.leave(destination)
                     self.left = True
-                case Judged() | Listen() | StopListening():
-                    pass

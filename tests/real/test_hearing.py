@@ -9,7 +9,7 @@ import pytest
 
 from ivr.sandbox import CallLab, SandboxInfo
 from ivr.sandbox.prompts import KO_CALLERS, SWITCHBOARD_KO_CALLERS, Spoken, script
-from ivr.sandbox.speech import SLN16, silence, sound_file, sound_seconds
+from ivr.sandbox.speech import SLN16, sound_file, sound_seconds
 from ivr.telephony.app import SpeechIvrApp
 
 pytestmark = pytest.mark.real
