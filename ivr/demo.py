@@ -11,7 +11,14 @@ from rich.table import Table
 
 from ivr.flow import load_flows
 from ivr.sandbox import Arrival, CallLab, Sandbox, SandboxInfo
-from ivr.sandbox.prompts import KO_CALLERS, PROMPTS, SWITCHBOARD_KO_CALLERS, Spoken, install_prompts, script
+from ivr.sandbox.prompts import (
+    KO_CALLERS,
+    PROMPTS,
+    SWITCHBOARD_KO_CALLERS,
+    Spoken,
+    install_prompts,
+    script,
+)
 from ivr.speech.models import ModelStore
 from ivr.telephony.app import SpeechIvrApp, serving
 

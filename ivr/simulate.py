@@ -33,7 +33,15 @@ from ivr.dialog.engine import DialogEngine, Outcome
 from ivr.dialog.events import Event, KeyPressed, PromptFinished, SpeechStarted, Tick, Utterance
 from ivr.flow.compiled import YES_NO_GRAMMAR, CompiledFlow
 from ivr.flow.model import Destination
-from ivr.hearing.core import Abandon, Decode, Finish, HearingCore, HeardUtterance, Output, SpeechBegan
+from ivr.hearing.core import (
+    Abandon,
+    Decode,
+    Finish,
+    HeardUtterance,
+    HearingCore,
+    Output,
+    SpeechBegan,
+)
 from ivr.hearing.heard import Heard, Listening
 from ivr.runtime.conversation import Conversation
 from ivr.speech.recognizer import GrammarRecognizer

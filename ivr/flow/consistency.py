@@ -15,8 +15,8 @@ from rapidfuzz import fuzz, process
 
 from ivr.flow.diagnostics import Diagnostic
 from ivr.flow.model import Flow, Menu
-from ivr.grammar.intents import Grammar
 from ivr.flow.source_file import SourceFile
+from ivr.grammar.intents import Grammar
 from ivr.grammar.normalize import phrase_key
 
 SIMILAR_PHRASES = 85.0

@@ -19,9 +19,9 @@ from pydantic_core import ErrorDetails
 from ivr.flow.consistency import check_flow, check_grammar, check_grammar_references
 from ivr.flow.diagnostics import Diagnostic, FlowLoadError
 from ivr.flow.model import Flow
-from ivr.grammar.intents import Grammar
 from ivr.flow.source_file import NO_POSITIONS, SourceFile
 from ivr.flow.yaml_source import read_yaml
+from ivr.grammar.intents import Grammar
 
 ModelT = TypeVar("ModelT", Flow, Grammar)
 AnyModel = TypeVar("AnyModel", bound=BaseModel)

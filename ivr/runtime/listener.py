@@ -23,7 +23,15 @@ import vosk
 
 from ivr.audio import FRAME_SECONDS, SILENT_FRAME, AudioTap, Framer, TapError
 from ivr.dialog.events import Event, SpeechStarted, Utterance
-from ivr.hearing.core import Abandon, Decode, Finish, HearingCore, HeardUtterance, Output, SpeechBegan
+from ivr.hearing.core import (
+    Abandon,
+    Decode,
+    Finish,
+    HeardUtterance,
+    HearingCore,
+    Output,
+    SpeechBegan,
+)
 from ivr.hearing.heard import Listening, Transcript
 from ivr.speech.recognizer import GrammarRecognizer
 

@@ -6,8 +6,8 @@ the demo and the tests run with nothing but Debian packages.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from .speech import silence, synthesize

@@ -12,7 +12,6 @@ from ivr.cache import default_cache_dir
 
 from .errors import SandboxError
 
-
 ROOTFS_NAME = "asterisk-22"
 MIRROR = "http://deb.debian.org/debian"
 # The mirror serves a fixed snapshot whose Release file is past its Valid-Until date.

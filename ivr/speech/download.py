@@ -34,6 +34,7 @@ from rich.progress import (
 )
 
 from ivr.speech.model_catalog import ModelEntry, find_entry
+
 from .models import is_model_dir, model_cache_dir
 
 CHUNK_SIZE = 1 << 20

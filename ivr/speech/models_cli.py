@@ -19,6 +19,7 @@ from rich.filesize import decimal
 from rich.table import Table
 
 from ivr.speech.model_catalog import CATALOG, find_entry
+
 from .download import ModelDownloadError, download_model
 from .models import (
     ModelNotFound,

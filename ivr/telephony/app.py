@@ -17,8 +17,8 @@ import os
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
-import aiohttp
 import aioari
+import aiohttp
 
 from ivr.dialog.events import CallerHungUp, Event
 from ivr.flow import FlowSet

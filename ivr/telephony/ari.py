@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 
-import aiohttp
 import aioari
+import aiohttp
 from aiohttp import web_exceptions
 from aioswagger11.http_client import AsynchronousHttpClient
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import aioari
 
-from ivr.media.audiosocket import AudioSocketEndpoint
 from ivr.audio import TapError
+from ivr.media.audiosocket import AudioSocketEndpoint
 from ivr.media.external_media import MediaEndpoint
 from ivr.media.rtp import RtpEndpoint
 from ivr.media.stream_channel import StreamChannelTap

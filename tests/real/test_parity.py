@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from ivr.audio import read_wav
 from ivr.flow import load_flows
 from ivr.flow.compiled import compile_flows
 from ivr.sandbox import CallLab, SandboxInfo
-from ivr.audio import read_wav
 from ivr.sandbox.damage import frames_damaged
 from ivr.sandbox.prompts import Spoken
 from ivr.sandbox.speech import SLN16, sound_file

@@ -9,12 +9,12 @@ import pytest
 
 from ivr.audio import FRAME_BYTES, FRAME_SECONDS, frames_of
 from ivr.hearing.core import (
+    PREROLL_FRAMES,
     Abandon,
     Decode,
     Finish,
-    HearingCore,
-    PREROLL_FRAMES,
     HeardUtterance,
+    HearingCore,
     Output,
     SpeechBegan,
 )

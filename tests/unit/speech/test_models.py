@@ -21,8 +21,8 @@ import pytest
 from aiohttp import test_utils, web
 from rich.console import Console
 
-from ivr.speech.model_catalog import CATALOG, find_entry
 from ivr.speech.download import ModelDownloadError, download_model
+from ivr.speech.model_catalog import CATALOG, find_entry
 from ivr.speech.models import ModelNotFound, resolve_model_path
 from ivr.speech.models_cli import download, list_models, show_path, verify
 

@@ -9,7 +9,12 @@ import pytest
 
 from ivr.cli import main
 from ivr.speech.models import resolve_model_path
-from ivr.speech.vocabulary import SYMBOL_TABLE_MAGIC, VocabularyError, model_vocabulary, parse_symbol_table
+from ivr.speech.vocabulary import (
+    SYMBOL_TABLE_MAGIC,
+    VocabularyError,
+    model_vocabulary,
+    parse_symbol_table,
+)
 from tests.harness import PROJECT_DIR
 
 
