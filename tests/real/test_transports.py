@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from ivr.flow import load_flows
+from ivr.runtime.listener import Listener
 from ivr.sandbox import CallLab, PlacedCall, SandboxInfo
 from ivr.sandbox.damage import frames_damaged
 from ivr.sandbox.prompts import SWITCHBOARD_KO_CALLERS, confirming
@@ -175,3 +176,26 @@ async def test_a_killed_tap_sends_a_speech_only_menu_to_the_fallback(transport: 
     await transport.kill_tap(lab, call)
     arrival = await call.arrival()
     assert (arrival.context, arrival.variables["Result"]) == ("ivr-fallback", "error")
+
+
+async def test_hearing_that_breaks_closes_the_tap_and_sends_the_call_to_the_fallback(
+    transport: Transport, lab: CallLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A fault in hearing itself (not the tap's): the tap must still be closed at once, for a
+    # tap nobody reads blocks Asterisk (AudioSocket: the snoop, then the caller's channel).
+    frames = 0
+    feed = Listener._feed
+
+    def breaking(self: Listener, frame: bytes) -> None:
+        nonlocal frames
+        frames += 1
+        if frames > 50:
+            raise ValueError("a fault in hearing")
+        feed(self, frame)
+
+    monkeypatch.setattr(Listener, "_feed", breaking)
+    call = await transport.call(lab, flow="ivr-test-speech", hold=20)
+    arrival = await call.arrival()
+    assert (arrival.context, arrival.variables["Result"]) == ("ivr-fallback", "error")
+    await asyncio.wait_for(transport.app.idle(), 10)
+    assert not [c["id"] for c in await lab.channels() if is_own_id(c["id"])]
