@@ -4,6 +4,15 @@ The server listens before the channel is created: Asterisk connects during the
 externalMedia request (which fails with HTTP 500 if nothing listens). Asterisk sends the
 call's UUID first, then slin16 (kind 0x12) messages; it closes the connection when the
 channel is deleted.
+
+The app sends nothing back, with one exception. chan_audiosocket reads the socket with a
+read that returns only once the app has sent a message; when its channel thread reads
+with nothing sent (as it sometimes does right after the tap joins its bridge), it waits
+there holding the channel: no audio is sent, and neither the tap nor the snoop nor the
+caller's channel can be hung up. Seen in the sandbox: the tap had sent only its UUID, and
+one 20 ms message of silence written to its socket freed the whole call. So when no audio
+has come for ``NUDGE_AFTER``, the endpoint sends such a message (the snoop the tap is
+bridged with drops what it is sent).
 """
 
 from __future__ import annotations
@@ -16,12 +25,16 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ivr.audio import TapError
-from ivr.media.audiosocket_frames import AudioSocketDecoder, Kind
+from ivr.media.audiosocket_frames import AudioSocketDecoder, Kind, encode
 
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 5.0
 CLOSE_TIMEOUT = 2.0
+NUDGE_AFTER = 0.1
+"""A snoop sends a frame every 20 ms: this long without one, Asterisk may be waiting for us."""
+NUDGE = encode(Kind.SLIN, bytes(320))
+"""20 ms of silence (8 kHz slin: the kind chan_audiosocket reads)."""
 
 
 class AudioSocketEndpoint:
@@ -60,10 +73,10 @@ class AudioSocketEndpoint:
         await asyncio.wait_for(asyncio.shield(self._connected), CONNECT_TIMEOUT)
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        reader, _ = await self._connected
+        reader, writer = await self._connected
         decoder = AudioSocketDecoder()
         try:
-            while data := await reader.read(65536):
+            while data := await self._read(reader, writer):
                 for message in decoder.feed(data):
                     if message.kind is Kind.SLIN16:
                         yield message.payload
@@ -78,6 +91,16 @@ class AudioSocketEndpoint:
             raise TapError(f"AudioSocket connection failed: {exc!r}") from exc
         finally:
             self._ended.set()
+
+    @staticmethod
+    async def _read(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes:
+        """The next bytes from Asterisk, nudging it while none come (see the module docstring)."""
+        while True:
+            try:
+                async with asyncio.timeout(NUDGE_AFTER):
+                    return await reader.read(65536)
+            except TimeoutError:
+                writer.write(NUDGE)
 
     async def release(self) -> None:
         if self._server is not None:

@@ -9,7 +9,7 @@ import pytest
 
 from ivr.audio import TapError
 from ivr.media.audiosocket import AudioSocketEndpoint
-from ivr.media.audiosocket_frames import DEFAULT_MAX_PAYLOAD, Kind, encode
+from ivr.media.audiosocket_frames import DEFAULT_MAX_PAYLOAD, AudioSocketDecoder, Kind, encode
 
 
 async def test_a_stream_out_of_step_raises_tap_error() -> None:
@@ -29,6 +29,28 @@ async def test_a_stream_out_of_step_raises_tap_error() -> None:
             await writer.drain()
             with pytest.raises(TapError, match="out of step"):
                 await anext(stream)
+    finally:
+        writer.close()
+        await endpoint.release()
+
+
+async def test_asterisk_is_sent_silence_while_no_audio_comes() -> None:
+    # chan_audiosocket can wait in a read for the app to send something, holding the call.
+    endpoint = await AudioSocketEndpoint.listen("127.0.0.1")
+    host, port = endpoint.params()["external_host"].rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        await endpoint.attach({})
+        writer.write(encode(Kind.UUID, endpoint.uuid.bytes))
+        await writer.drain()
+        stream = aiter(endpoint)
+        waiting = asyncio.ensure_future(anext(stream))
+        async with asyncio.timeout(5):
+            [message] = AudioSocketDecoder().feed(await reader.readexactly(3 + 320))
+        assert (message.kind, message.payload) == (Kind.SLIN, bytes(320))
+        writer.write(encode(Kind.SLIN16, bytes(640)))
+        async with asyncio.timeout(5):
+            assert await waiting == bytes(640)
     finally:
         writer.close()
         await endpoint.release()
