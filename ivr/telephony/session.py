@@ -150,9 +150,8 @@ class CallSession:
     async def _hear(self) -> None:
         """Hear the caller until the tap ends; however hearing ends, the tap is closed.
 
-        A tap nobody reads is worse than none: Asterisk's writes into an unread socket
-        block, and with them the snoop and the caller's channel, which then cannot even
-        be hung up.
+        Hearing that ended without a word to the dialog would leave the call deaf without
+        knowing it (no switch to keys, no fallback), and the tap streaming to nobody.
         """
         assert self._listener is not None
         try:

@@ -181,8 +181,8 @@ async def test_a_killed_tap_sends_a_speech_only_menu_to_the_fallback(transport: 
 async def test_hearing_that_breaks_closes_the_tap_and_sends_the_call_to_the_fallback(
     transport: Transport, lab: CallLab, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A fault in hearing itself (not the tap's): the tap must still be closed at once, for a
-    # tap nobody reads blocks Asterisk (AudioSocket: the snoop, then the caller's channel).
+    # A fault in hearing itself (not the tap's): the dialog must learn it (this menu takes no
+    # keys: the fallback), and the tap that streams to nobody must go.
     frames = 0
     feed = Listener._feed
 
