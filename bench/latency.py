@@ -26,6 +26,7 @@ from common import cpu_seconds, percentile
 from rich.console import Console
 from rich.table import Table
 
+from ivr.project import EXAMPLES_DIR
 from ivr.sandbox import CallLab, Sandbox, SandboxInfo
 from ivr.sandbox.prompts import SWITCHBOARD_KO_CALLERS, install_prompts
 
@@ -94,7 +95,7 @@ async def main() -> int:
         spoken.render(info.sounds_dir)
     app = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "ivr", "run", "--sandbox", "bench", "--default-flow", FLOW,
-        "--flows", str(PROJECT_DIR / "flows"), "--grammars", str(PROJECT_DIR / "grammars"),
+        "--flows", str(EXAMPLES_DIR / "flows"), "--grammars", str(EXAMPLES_DIR / "grammars"),
         stderr=asyncio.subprocess.DEVNULL,
     )
     try:

@@ -27,6 +27,7 @@ from corpus import Clip
 from decisions import Decision, PromptReader
 
 from ivr.audio import read_wav
+from ivr.project import EXAMPLES_DIR
 from ivr.sandbox import CallLab, Sandbox, SandboxInfo, parse_timestamp
 from ivr.sandbox.calls import PlacedCall
 from ivr.sandbox.damage import frames_damaged
@@ -82,7 +83,7 @@ async def run_live(
             app = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "ivr", "run", "--sandbox", SANDBOX,
                 "--default-flow", flow,
-                "--flows", str(PROJECT_DIR / "flows"), "--grammars", str(PROJECT_DIR / "grammars"),
+                "--flows", str(EXAMPLES_DIR / "flows"), "--grammars", str(EXAMPLES_DIR / "grammars"),
                 stderr=log,
                 env={**os.environ, "SPEECH_IVR_RECORD_DIR": str(recordings)},
             )

@@ -28,6 +28,7 @@ from rich.table import Table
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
+from ivr.project import EXAMPLES_DIR
 from ivr.sandbox import CallLab, Sandbox, SandboxInfo  # noqa: E402
 from ivr.sandbox.prompts import install_prompts  # noqa: E402
 from tests.stream_channel_double import StreamChannelDouble  # noqa: E402
@@ -45,7 +46,7 @@ async def run_app(info: SandboxInfo, transport: str, stream_url: str) -> asyncio
     }
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "ivr", "run", "--sandbox", "bench", "--default-flow", "switchboard-ko",
-        "--flows", str(PROJECT_DIR / "flows"), "--grammars", str(PROJECT_DIR / "grammars"),
+        "--flows", str(EXAMPLES_DIR / "flows"), "--grammars", str(EXAMPLES_DIR / "grammars"),
         env=environment, stderr=asyncio.subprocess.DEVNULL,
     )
 

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ivr.flow import load_flows
+from ivr.project import EXAMPLES_DIR
 from ivr.sandbox import Arrival, CallLab, Sandbox, SandboxInfo
 from ivr.sandbox.prompts import (
     KO_CALLERS,
@@ -64,8 +65,8 @@ async def _call_the_ivr(
     console: Console, info: SandboxInfo
 ) -> list[tuple[DemoCall, Arrival | None, float | None]]:
     settings = info.app_settings(
-        flows_dir=PROJECT_DIR / "flows",
-        grammars_dir=PROJECT_DIR / "grammars",
+        flows_dir=EXAMPLES_DIR / "flows",
+        grammars_dir=EXAMPLES_DIR / "grammars",
         default_flow=DEMO_FLOW,
     )
     flows = load_flows(settings.flows_dir, settings.grammars_dir)

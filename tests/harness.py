@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from ivr.flow import load_flows
+from ivr.project import EXAMPLES_DIR
 from ivr.sandbox import SandboxInfo
 from ivr.sandbox.prompts import PROMPTS, Spoken, install_prompts
 from ivr.speech.models import ModelStore
@@ -29,8 +30,8 @@ def flow_dirs(root: Path) -> tuple[Path, Path]:
     """The shipped flows and grammars plus the test flows, copied under ``root`` (so a test
     may edit them)."""
     flows, grammars = root / "flows", root / "grammars"
-    shutil.copytree(PROJECT_DIR / "flows", flows)
-    shutil.copytree(PROJECT_DIR / "grammars", grammars)
+    shutil.copytree(EXAMPLES_DIR / "flows", flows)
+    shutil.copytree(EXAMPLES_DIR / "grammars", grammars)
     for flow in TEST_FLOWS.glob("*.yaml"):
         shutil.copy(flow, flows)
     return flows, grammars

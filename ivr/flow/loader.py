@@ -95,13 +95,36 @@ def load_files(flow_files: Iterable[Path], grammar_files: Iterable[Path]) -> Flo
     )
 
 
+COMPANION_KINDS = ("cases", "prompts")
+"""What may sit beside a flow as ``FLOW.<kind>.yaml``: its regression cases, its prompt texts."""
+
+
 def yaml_files(directory: Path) -> list[Path]:
-    """The ``*.yaml`` and ``*.yml`` files of ``directory``, sorted, without hidden ones."""
+    """The ``*.yaml`` and ``*.yml`` files of ``directory``, sorted, without hidden ones and
+    without a flow's companions (:func:`companion_kind`)."""
     return sorted(
         path
         for path in directory.iterdir()
-        if path.suffix in (".yaml", ".yml") and not path.name.startswith(".") and path.is_file()
+        if path.suffix in (".yaml", ".yml")
+        and not path.name.startswith(".")
+        and companion_kind(path) is None
+        and path.is_file()
     )
+
+
+def companion_kind(path: Path) -> str | None:
+    """``"cases"`` for ``FLOW.cases.yaml``, ``"prompts"`` for ``FLOW.prompts.yaml``, else None."""
+    kind = Path(path.stem).suffix.removeprefix(".")
+    return kind if path.suffix in (".yaml", ".yml") and kind in COMPANION_KINDS else None
+
+
+def companion_file(flow_source: Path, kind: str) -> Path | None:
+    """The ``kind`` companion of the flow read from ``flow_source``, if there is one."""
+    for suffix in (".yaml", ".yml"):
+        candidate = flow_source.with_name(f"{flow_source.stem}.{kind}{suffix}")
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import wave
 import pytest
 
 from ivr.flow import Flow
+from ivr.project import EXAMPLES_DIR
 from ivr.sandbox import CallLab, SandboxInfo
 from ivr.sandbox.prompts import SWITCHBOARD_KO_CALLERS, confirming
 from ivr.telephony.app import SpeechIvrApp
@@ -21,9 +22,8 @@ FLOW = "switchboard-ko"
 def destination_intents() -> list[str]:
     """The main-menu intents of the Korean flow that lead straight to a destination."""
     from ivr.flow import load_flow
-    from tests.harness import PROJECT_DIR
 
-    flow: Flow = load_flow(PROJECT_DIR / "flows" / f"{FLOW}.yaml")
+    flow: Flow = load_flow(EXAMPLES_DIR / "flows" / f"{FLOW}.yaml")
     return [intent for intent, route in flow.start_menu.routes.items() if route.menu is None]
 
 

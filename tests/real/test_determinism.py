@@ -21,6 +21,7 @@ from ivr.audio import read_wav
 from ivr.flow import load_flows, load_grammar
 from ivr.flow.compiled import compile_flows
 from ivr.grammar.matcher import IntentMatcher
+from ivr.project import EXAMPLES_DIR
 from ivr.sandbox.prompts import Spoken
 from ivr.sandbox.speech import SLN16, sound_file
 from ivr.simulate import Simulator, Wav
@@ -34,7 +35,7 @@ pytestmark = pytest.mark.real
 # dither changed the words from one decode to the next.
 CLIP = Spoken("우리 집 강아지가 아파요", "ko+f4", 130)
 OTHERS = [Spoken(text, "ko+f2", 130) for text in ("영업부", "환불 부탁합니다", "오늘 날씨가 어때요", "상담원", "요금 납부")]
-VOCABULARY = IntentMatcher.from_grammar(load_grammar(PROJECT_DIR / "grammars" / "switchboard-ko.yaml")).vocabulary
+VOCABULARY = IntentMatcher.from_grammar(load_grammar(EXAMPLES_DIR / "grammars" / "switchboard-ko.yaml")).vocabulary
 
 DECODE = """
 import json, sys
@@ -103,7 +104,7 @@ def test_a_clip_decodes_alike_in_a_fresh_process_after_fifty_decodes_and_beside_
 
 
 def test_the_simulator_hears_a_clip_alike_every_time(models: ModelStore, tmp_path: Path) -> None:
-    flow = compile_flows(load_flows(PROJECT_DIR / "flows", PROJECT_DIR / "grammars"))["switchboard-ko"]
+    flow = compile_flows(load_flows(EXAMPLES_DIR / "flows", EXAMPLES_DIR / "grammars"))["switchboard-ko"]
     simulator = Simulator(flow, models.get("ko"))
     clip = _wav(CLIP, tmp_path)
     other = _wav(OTHERS[2], tmp_path)

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from ivr.cli import main
-from tests.harness import PROJECT_DIR
+from ivr.project import EXAMPLES_DIR
 
-FLOWS, GRAMMARS = PROJECT_DIR / "flows", PROJECT_DIR / "grammars"
+FLOWS, GRAMMARS = EXAMPLES_DIR / "flows", EXAMPLES_DIR / "grammars"
 
 
 def test_cli_simulate_json(capsys: pytest.CaptureFixture[str]) -> None:

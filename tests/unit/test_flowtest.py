@@ -10,10 +10,10 @@ from ivr.flow import load_flows
 from ivr.flow.compiled import compile_flows
 from ivr.flow.loader import load_model
 from ivr.flowtest import Cases, run_case
+from ivr.project import EXAMPLES_DIR
 from ivr.simulate import Simulator
-from tests.harness import PROJECT_DIR
 
-FLOWS, GRAMMARS = PROJECT_DIR / "flows", PROJECT_DIR / "grammars"
+FLOWS, GRAMMARS = EXAMPLES_DIR / "flows", EXAMPLES_DIR / "grammars"
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def simulator() -> Simulator:
 
 
 def test_the_shipped_cases_pass(simulator: Simulator) -> None:
-    cases_file = FLOWS / "cases" / "switchboard-ko.yaml"
+    cases_file = FLOWS / "switchboard-ko.cases.yaml"
     cases = load_model(Cases, cases_file)
     results = [run_case(simulator, case, cases_file.parent) for case in cases.cases]
     assert [r.case.name for r in results if not r.passed] == []

@@ -8,10 +8,10 @@ from ivr.dialog.actions import Judged, Play
 from ivr.flow import load_flows
 from ivr.flow.compiled import compile_flows
 from ivr.grammar.verdict import Verdict
+from ivr.project import EXAMPLES_DIR
 from ivr.simulate import CALLER_DELAY, Keys, Say, Silence, SimulationError, Simulator, Wav
-from tests.harness import PROJECT_DIR
 
-FLOWS, GRAMMARS = PROJECT_DIR / "flows", PROJECT_DIR / "grammars"
+FLOWS, GRAMMARS = EXAMPLES_DIR / "flows", EXAMPLES_DIR / "grammars"
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from ivr.flow import Diagnostic, FlowLoadError, load_flow, load_flows
 from ivr.flow.check import check_paths, format_report, run_check
 from ivr.flow.graph import mermaid
 from ivr.flow.sound_check import missing_prompts
+from ivr.project import EXAMPLES_DIR
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -380,7 +381,7 @@ def test_check_returns_no_flows_on_errors(config: Path) -> None:
 
 
 def test_check_the_shipped_examples() -> None:
-    flow_set, diagnostics = check_paths([REPO])
+    flow_set, diagnostics = check_paths([EXAMPLES_DIR])
 
     assert flow_set is not None
     assert [d for d in diagnostics if d.file.name.startswith("switchboard-en")] == []
@@ -535,7 +536,7 @@ def test_mermaid_graph(tmp_path: Path) -> None:
 
 
 def test_mermaid_graph_of_the_english_example() -> None:
-    flow = load_flows(REPO / "flows", REPO / "grammars").get("switchboard-en")
+    flow = load_flows(EXAMPLES_DIR / "flows", EXAMPLES_DIR / "grammars").get("switchboard-en")
     assert flow is not None
 
     graph = mermaid(flow)

@@ -16,6 +16,7 @@ from ivr.flow import (
     load_grammar,
 )
 from ivr.flow.yaml_source import MAX_FILE_BYTES
+from ivr.project import EXAMPLES_DIR
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -75,7 +76,7 @@ def flow_errors(tmp_path: Path, text: str) -> list[str]:
 
 
 def test_shipped_flows_and_grammars_load_cleanly() -> None:
-    flows = load_flows(REPO / "flows", REPO / "grammars")
+    flows = load_flows(EXAMPLES_DIR / "flows", EXAMPLES_DIR / "grammars")
 
     assert sorted(flows.flows) == ["switchboard-en", "switchboard-ko"]
     assert sorted(flows.grammars) == [
@@ -89,11 +90,11 @@ def test_shipped_flows_and_grammars_load_cleanly() -> None:
 
 
 def test_korean_switchboard_flow() -> None:
-    flow = load_flows(REPO / "flows", REPO / "grammars").get("switchboard-ko")
+    flow = load_flows(EXAMPLES_DIR / "flows", EXAMPLES_DIR / "grammars").get("switchboard-ko")
 
     assert flow is not None
     assert flow.language == "ko"
-    assert flow.source == REPO / "flows/switchboard-ko.yaml"
+    assert flow.source == EXAMPLES_DIR / "flows/switchboard-ko.yaml"
     assert flow.fallback == Destination(context="ivr-fallback", extension="s")
     menu = flow.start_menu
     assert menu.prompt == ("sound:speech-ivr/switchboard-ko/main",)
@@ -120,7 +121,7 @@ def test_korean_switchboard_flow() -> None:
 
 
 def test_korean_switchboard_grammar() -> None:
-    grammar = load_grammar(REPO / "grammars/switchboard-ko.yaml")
+    grammar = load_grammar(EXAMPLES_DIR / "grammars/switchboard-ko.yaml")
 
     assert grammar.language == "ko"
     assert grammar.intents == {

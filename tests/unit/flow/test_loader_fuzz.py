@@ -17,11 +17,12 @@ from hypothesis import strategies as st
 from ivr.flow import FlowLoadError, load_flows
 from ivr.flow.graph import mermaid
 from ivr.flow.yaml_source import MAX_FILE_BYTES
+from ivr.project import EXAMPLES_DIR
 
 REPO = Path(__file__).resolve().parents[3]
-FLOW = (REPO / "flows/switchboard-en.yaml").read_text(encoding="utf-8")
+FLOW = (EXAMPLES_DIR / "flows/switchboard-en.yaml").read_text(encoding="utf-8")
 GRAMMARS = {
-    name: (REPO / f"grammars/{name}.yaml").read_text(encoding="utf-8")
+    name: (EXAMPLES_DIR / f"grammars/{name}.yaml").read_text(encoding="utf-8")
     for name in ("switchboard-en", "switchboard-en-support")
 }
 

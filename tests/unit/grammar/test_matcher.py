@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from ivr.flow import load_grammar
 from ivr.grammar.matcher import IntentMatcher, Match
 from ivr.grammar.normalize import normalize
+from ivr.project import EXAMPLES_DIR
 
-GRAMMAR = Path(__file__).resolve().parents[3] / "grammars/switchboard-ko.yaml"
+GRAMMAR = EXAMPLES_DIR / "grammars/switchboard-ko.yaml"
 MIN_SCORE = 70  # the switchboard flow's min_score
 
 

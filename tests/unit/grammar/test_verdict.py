@@ -8,7 +8,7 @@ from ivr.flow import load_grammar
 from ivr.grammar.matcher import IntentMatcher
 from ivr.grammar.verdict import DEFAULT_PENALTIES, Policy, Verdict, decisive, doubtful_score, judge
 from ivr.hearing.heard import Heard, Word
-from tests.harness import PROJECT_DIR
+from ivr.project import EXAMPLES_DIR
 
 POLICY = Policy(min_score=50, confirm_below=95)
 
@@ -16,7 +16,7 @@ POLICY = Policy(min_score=50, confirm_below=95)
 @pytest.fixture(scope="module")
 def matcher() -> IntentMatcher:
     return IntentMatcher.from_grammar(
-        load_grammar(PROJECT_DIR / "grammars" / "switchboard-ko.yaml")
+        load_grammar(EXAMPLES_DIR / "grammars" / "switchboard-ko.yaml")
     )
 
 

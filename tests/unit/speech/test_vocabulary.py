@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from ivr.cli import main
+from ivr.project import EXAMPLES_DIR
 from ivr.speech.models import resolve_model_path
 from ivr.speech.vocabulary import (
     SYMBOL_TABLE_MAGIC,
@@ -15,7 +16,6 @@ from ivr.speech.vocabulary import (
     model_vocabulary,
     parse_symbol_table,
 )
-from tests.harness import PROJECT_DIR
 
 
 def symbol_table(*symbols: str) -> bytes:
@@ -46,11 +46,11 @@ def test_check_flags_a_word_the_model_does_not_know(tmp_path: Path, capsys: pyte
     grammars = tmp_path / "grammars"
     grammars.mkdir()
     for name in ("switchboard-ko", "support-ko", "order-ko"):
-        (grammars / f"{name}.yaml").write_text((PROJECT_DIR / "grammars" / f"{name}.yaml").read_text())
+        (grammars / f"{name}.yaml").write_text((EXAMPLES_DIR / "grammars" / f"{name}.yaml").read_text())
     text = (grammars / "switchboard-ko.yaml").read_text().replace("    - 청구서\n", "    - 청구서\n    - 요금청구서요\n")
     (grammars / "switchboard-ko.yaml").write_text(text)
     line = text.splitlines().index("    - 요금청구서요") + 1
-    (tmp_path / "flows" / "switchboard-ko.yaml").write_text((PROJECT_DIR / "flows" / "switchboard-ko.yaml").read_text())
+    (tmp_path / "flows" / "switchboard-ko.yaml").write_text((EXAMPLES_DIR / "flows" / "switchboard-ko.yaml").read_text())
     assert main(["check", str(tmp_path)]) == 0  # a warning, not an error
     out = capsys.readouterr().out
     assert f"switchboard-ko.yaml:{line}:7: warning: intents.billing[4]: '요금청구서요' is not a word" in out
