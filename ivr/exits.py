@@ -15,3 +15,5 @@ class Exit(IntEnum):
     UNAVAILABLE = 3
     """Something the command needs could not be reached or refused it: Asterisk's ARI, the
     model server, the sandbox."""
+    INTERNAL = 70
+    """A fault of speech-ivr itself (``EX_SOFTWARE``): please report it, with ``-v``'s output."""
