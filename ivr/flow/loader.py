@@ -138,7 +138,7 @@ class _Loaded(Generic[ModelT]):
 def load_model(model_type: type[AnyModel], path: Path | str) -> AnyModel:
     """Any pydantic model from a YAML file, with the same positioned errors as flows."""
     file = SourceFile(Path(path), read_yaml(Path(path)))
-    return _validate(model_type, file, file.source.data)
+    return validate_in_file(model_type, file, file.source.data)
 
 
 def _read(model_type: type[ModelT], path: Path) -> _Loaded[ModelT]:
@@ -148,10 +148,11 @@ def _read(model_type: type[ModelT], path: Path) -> _Loaded[ModelT]:
         if "source" in data:  # set by the loader, not by the file
             raise FlowLoadError([file.diagnostic(("source",), "unknown key", at_key=True)])
         data = {"name": path.stem, **data, "source": path}
-    return _Loaded(_validate(model_type, file, data), file)
+    return _Loaded(validate_in_file(model_type, file, data), file)
 
 
-def _validate(model_type: type[AnyModel], file: SourceFile, data: object) -> AnyModel:
+def validate_in_file(model_type: type[AnyModel], file: SourceFile, data: object) -> AnyModel:
+    """``data`` (read from ``file``) as ``model_type``; errors are placed at their nodes."""
     try:
         return model_type.model_validate(data)
     except ValidationError as error:

@@ -23,7 +23,7 @@ AUDIO_EXTENSIONS = (
 )  # fmt: skip
 """File extensions of the audio formats Asterisk plays (``format_*`` modules)."""
 
-_CHECKED_SOUND = re.compile(r"sound:(?!https?://)(?P<name>.*)")
+LOCAL_SOUND = re.compile(r"sound:(?!https?://)(?P<name>.*)")
 """A ``sound:`` media of a local file; ``sound:http(s)://...`` is fetched, not checked."""
 
 
@@ -33,8 +33,8 @@ def missing_prompts(flow_set: FlowSet, sounds_dirs: Sequence[Path]) -> list[Diag
     found = []
     for flow in flow_set.flows.values():
         file = flow_set.source_of(flow)
-        for node, media in _media(flow):
-            match = _CHECKED_SOUND.fullmatch(media)
+        for node, media in flow_media_nodes(flow):
+            match = LOCAL_SOUND.fullmatch(media)
             if match and not _has_audio(match["name"], flow.language, sounds_dirs):
                 message = (
                     f"no audio file for {media!r} in {', '.join(map(str, sounds_dirs))}"
@@ -44,7 +44,7 @@ def missing_prompts(flow_set: FlowSet, sounds_dirs: Sequence[Path]) -> list[Diag
     return sorted(found)
 
 
-def _media(flow: Flow) -> Iterator[tuple[NodePath, str]]:
+def flow_media_nodes(flow: Flow) -> Iterator[tuple[NodePath, str]]:
     """Every media URI of the flow's prompts, with its node in the flow's YAML."""
     for name, menu in flow.menus.items():
         at = ("menus", name)

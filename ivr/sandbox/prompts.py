@@ -1,7 +1,8 @@
 """Spoken material for the shipped example flows: their prompts, and what test callers say.
 
 Real deployments record their prompts; the sandbox renders them with espeak-ng so that
-the demo and the tests run with nothing but Debian packages.
+the demo and the tests run with nothing but Debian packages. The prompts' texts are the
+shipped ``flows/FLOW.prompts.yaml`` files, rendered as ``speech-ivr prompts render`` does.
 """
 
 from __future__ import annotations
@@ -10,16 +11,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ivr.espeak import EspeakError
+from ivr.flow.loader import load_flow, yaml_files
+from ivr.flow.prompt_texts import PromptText
+from ivr.project import EXAMPLES_DIR
+from ivr.prompt_rendering import flow_prompt_texts, render_prompt
+
+from .config import SOUNDS_DIR
+from .errors import SandboxError
 from .speech import silence, synthesize
 
 
 @dataclass(frozen=True)
-class Spoken:
+class Spoken(PromptText):
     """A caller's words as espeak-ng renders them (voice and speed matter a great deal)."""
-
-    text: str
-    voice: str
-    speed: int
 
     def render(self, sounds_dir: Path) -> str:
         """The media name of this utterance said by a caller, rendered into the sandbox's
@@ -27,29 +32,23 @@ class Spoken:
         return synthesize(self.text, sounds_dir, voice=self.voice, speed=self.speed, wide=True)
 
 
-PROMPTS: dict[str, Spoken] = {
-    "switchboard-ko/main": Spoken("안녕하세요. 원하시는 부서를 말씀하시거나 번호를 눌러 주세요. 영업부 1번, 고객지원 2번, 요금 3번, 기술지원 4번, 상담원 0번.", "ko+f2", 150),
-    "switchboard-ko/no-input": Spoken("잘 들리지 않았습니다. 원하시는 부서를 말씀해 주세요.", "ko+f2", 150),
-    "switchboard-ko/no-match": Spoken("죄송합니다. 다시 한 번 말씀해 주세요.", "ko+f2", 150),
-    "switchboard-ko/confirm-sales": Spoken("영업부로 연결할까요? 네 또는 아니요로 답해 주세요.", "ko+f2", 150),
-    "switchboard-ko/confirm-support": Spoken("고객지원으로 연결할까요? 네 또는 아니요로 답해 주세요.", "ko+f2", 150),
-    "switchboard-ko/confirm-billing": Spoken("요금 문의로 연결할까요? 네 또는 아니요로 답해 주세요.", "ko+f2", 150),
-    "switchboard-ko/confirm-tech": Spoken("기술지원으로 연결할까요? 네 또는 아니요로 답해 주세요.", "ko+f2", 150),
-    "switchboard-ko/confirm-operator": Spoken("상담원을 연결할까요? 네 또는 아니요로 답해 주세요.", "ko+f2", 150),
-    "switchboard-ko/support": Spoken("고객지원입니다. 환불, 교환, 배송 중에서 말씀해 주세요.", "ko+f2", 150),
-    "switchboard-ko/order": Spoken("교환과 반품입니다. 주문 변경 또는 조회를 말씀해 주세요.", "ko+f2", 150),
-    "switchboard-en/main": Spoken("Hello. Which department would you like? Sales, support, billing, technical support, or an operator.", "en-us", 160),
-    "switchboard-en/main-keys": Spoken("You can also press 1 for sales, 2 for support, 3 for billing, 4 for technical support, or 5 for an operator.", "en-us", 160),
-    "switchboard-en/no-input": Spoken("Sorry, I did not hear you.", "en-us", 160),
-    "switchboard-en/no-match": Spoken("Sorry, I did not understand.", "en-us", 160),
-    "switchboard-en/support": Spoken("Support. Is it about a refund, an order, or your account?", "en-us", 160),
-    "switchboard-en/support-no-match": Spoken("Sorry. Please say refund, order, or account.", "en-us", 160),
-    "switchboard-en/confirm-sales": Spoken("Did you say sales?", "en-us", 160),
-    "switchboard-en/confirm-support": Spoken("Did you say support?", "en-us", 160),
-    "switchboard-en/confirm-billing": Spoken("Did you say billing?", "en-us", 160),
-    "switchboard-en/confirm-tech": Spoken("Did you say technical support?", "en-us", 160),
-    "switchboard-en/confirm-operator": Spoken("Did you want an operator?", "en-us", 160),
-}
+PROMPT_MEDIA_PREFIX = f"sound:{SOUNDS_DIR.name}/"
+"""How the shipped flows' prompts name the sandbox's sounds (``sound:speech-ivr/...``)."""
+
+
+def shipped_prompts() -> dict[str, PromptText]:
+    """What the shipped flows' ``FLOW.prompts.yaml`` files say, by media name under
+    ``sound:speech-ivr/``: what ``speech-ivr prompts render`` renders for them."""
+    prompts: dict[str, PromptText] = {}
+    for path in yaml_files(EXAMPLES_DIR / "flows"):
+        for media, said in flow_prompt_texts(load_flow(path)).items():
+            if not media.startswith(PROMPT_MEDIA_PREFIX):
+                raise ValueError(f"{path}: {media!r} is not a sandbox sound ({PROMPT_MEDIA_PREFIX}...)")
+            prompts[media.removeprefix(PROMPT_MEDIA_PREFIX)] = said
+    return prompts
+
+
+PROMPTS: dict[str, PromptText] = shipped_prompts()
 """Media name under ``sound:speech-ivr/`` -> what it says: every prompt of the shipped flows."""
 
 SWITCHBOARD_KO_CALLERS: dict[str, Spoken] = {
@@ -81,18 +80,16 @@ def confirming(sounds_dir: Path, spoken: Spoken) -> str:
     return script(sounds_dir, spoken, 2.0, KO_CALLERS["yes"])
 
 
-def install_prompts(sounds_dir: Path, prompts: Mapping[str, Spoken] = PROMPTS) -> list[str]:
+def install_prompts(sounds_dir: Path, prompts: Mapping[str, PromptText] = PROMPTS) -> list[str]:
     """Render prompts (by default those of the shipped flows) into ``sounds_dir``, the
-    sandbox's ``speech-ivr`` sounds, under their names."""
-    media = []
-    for name, spoken in prompts.items():
-        subdir, _, stem = name.rpartition("/")
-        media.append(
-            synthesize(
-                spoken.text, sounds_dir, voice=spoken.voice, speed=spoken.speed, subdir=subdir, name=stem
-            )
-        )
-    return media
+    sandbox's ``speech-ivr`` sounds, under their names, exactly as ``speech-ivr prompts
+    render`` does; return their media names."""
+    for name, said in prompts.items():
+        try:
+            render_prompt(said, sounds_dir / name)
+        except EspeakError as error:
+            raise SandboxError(str(error)) from error
+    return [f"{sounds_dir.name}/{name}" for name in prompts]
 
 
 def script(sounds_dir: Path, *steps: Spoken | float) -> str:

@@ -1,34 +1,31 @@
-"""Spoken audio for tests and the demo: text rendered by espeak-ng into Asterisk-ready WAV files."""
+"""Spoken audio for tests and the demo: text rendered by espeak-ng (:mod:`ivr.espeak`) into
+Asterisk-ready files in the sandbox's sounds, and the pauses between a test caller's words."""
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
-import subprocess
-import tempfile
-import wave
 from pathlib import Path
+
+from ivr.espeak import (
+    SLN16,
+    TRIM_SILENCE,
+    WAV_8K_MONO,
+    EspeakError,
+    render,
+    sound_seconds,
+    speech_key,
+)
 
 from .errors import SandboxError
 
-# Output format options: what Asterisk's format_wav plays (8 kHz mono 16-bit signed), and
-# format_sln's 16 kHz raw signed linear (.sln16), which a slin16 channel plays as it is.
-WAV_8K_MONO = ["-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer"]
-SLN16 = ["-t", "raw", "-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer", "-L"]
-# Trim leading silence, reverse, trim the (former) trailing silence, reverse back: the file starts
-# and ends with speech, so test timings (CallerSpeechStart/End) bracket the words themselves.
-TRIM_SILENCE = [
+__all__ = [
+    "SLN16",
+    "TRIM_SILENCE",
+    "WAV_8K_MONO",
     "silence",
-    "1",
-    "0.02",
-    "0.5%",
-    "reverse",
-    "silence",
-    "1",
-    "0.02",
-    "0.5%",
-    "reverse",
+    "sound_file",
+    "sound_seconds",
+    "synthesize",
 ]
 
 
@@ -52,31 +49,13 @@ def synthesize(
     voice and speed; a named file (a flow's prompt) keeps that hash beside it in `<name>.key`.
     Either way a file is rendered again only when what it says has changed.
     """
-    for tool in ("espeak-ng", "sox"):
-        if shutil.which(tool) is None:
-            raise SandboxError(f"{tool} is missing: apt-get install espeak-ng sox")
-    digest = hashlib.sha1(f"{voice}\0{speed}\0{text}".encode()).hexdigest()[:16]
-    key = name or digest
-    target_dir = sounds_dir / subdir
-    target = target_dir / f"{key}.{'sln16' if wide else 'wav'}"
-    stamp = target.with_suffix(".key")
-    media = f"{sounds_dir.name}/{subdir}/{key}"
-    if target.exists() and (name is None or (stamp.exists() and stamp.read_text() == digest)):
-        return media
-
-    target_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target_dir, prefix=".synth-") as scratch:
-        spoken = Path(scratch) / "espeak.wav"
-        converted = Path(scratch) / target.name
-        _run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(spoken), text])
-        # -D: no dither, so the same text always gives the same bytes.
-        _run(["sox", "-D", str(spoken), *(SLN16 if wide else WAV_8K_MONO), str(converted), *TRIM_SILENCE])
-        if sound_seconds(converted) == 0:
-            raise SandboxError(f"espeak-ng voice {voice!r} produced no audible speech for {text!r}")
-        os.replace(converted, target)  # same directory: atomic, readers never see half a file
-    if name is not None:
-        stamp.write_text(digest)
-    return media
+    key = name or speech_key(text, voice, speed)
+    target = sounds_dir / subdir / f"{key}.{'sln16' if wide else 'wav'}"
+    try:
+        render(text, target, voice=voice, speed=speed, stamped=name is not None)
+    except EspeakError as error:
+        raise SandboxError(str(error)) from error
+    return f"{sounds_dir.name}/{subdir}/{key}"
 
 
 def silence(seconds: float, sounds_dir: Path, *, subdir: str = "tts") -> str:
@@ -98,21 +77,3 @@ def sound_file(sounds_dir: Path, media: str) -> Path:
         if base.with_suffix(suffix).exists():
             return base.with_suffix(suffix)
     raise SandboxError(f"no sound file for {media!r} under {sounds_dir.parent}")
-
-
-def sound_seconds(path: Path) -> float:
-    """How long a .wav or .sln16 sound lasts."""
-    if path.suffix == ".sln16":
-        return path.stat().st_size / 32000
-    with wave.open(str(path)) as audio:
-        return audio.getnframes() / audio.getframerate()
-
-
-def _run(command: list[str]) -> None:
-    result = subprocess.run(
-        command, check=False, stdin=subprocess.DEVNULL, capture_output=True, text=True
-    )
-    if result.returncode != 0:
-        raise SandboxError(
-            f"{command[0]} failed (exit {result.returncode}): {result.stderr.strip()}"
-        )
