@@ -6,6 +6,9 @@ This is tooling for tests and the demo, separate from the IVR app: plain aiohttp
 observer app subscribed to everything. The observer has its own app name because a
 `subscribeAll` connection for an app that still has a channel in Stasis stays
 explicit-subscription only (verified), so it must not share the IVR's name.
+
+The calls go to a `CallTarget`: the sandbox (`SandboxInfo`), or any Asterisk on this machine
+whose dialplan has the `caller` context (`AriTarget`).
 """
 
 from __future__ import annotations
@@ -13,21 +16,64 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from base64 import b64encode
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 import aiohttp
-
-from .instance import SandboxInfo
 
 OBSERVER_APP = "speech-ivr-observer"
 IVR_APP = "speech-ivr"
 POLL_INTERVAL = 0.05
 
 Event = dict[str, Any]
+
+
+class CallTarget(Protocol):
+    """An Asterisk that test calls are placed on (`SandboxInfo` is one).
+
+    Its dialplan must have the `caller` context of the sandbox's `extensions.conf`.
+    """
+
+    @property
+    def ari_url(self) -> str:
+        """Asterisk's HTTP server, e.g. `http://127.0.0.1:8088/`."""
+        ...
+
+    @property
+    def ari_headers(self) -> dict[str, str]:
+        """The `Authorization` header for ARI requests and the events websocket."""
+        ...
+
+    @property
+    def sounds_dir(self) -> Path:
+        """A directory directly under Asterisk's sounds root, where callers' audio is put."""
+        ...
+
+    @property
+    def log_file(self) -> Path | None:
+        """Asterisk's log, named in timeout messages; None when unknown."""
+        ...
+
+
+@dataclass(frozen=True)
+class AriTarget:
+    """Any Asterisk on this machine, given by its ARI and its sounds directory."""
+
+    ari_url: str
+    ari_user: str
+    ari_password: str = field(repr=False)
+    sounds_dir: Path
+    log_file: Path | None = None
+
+    @property
+    def ari_headers(self) -> dict[str, str]:
+        credentials = b64encode(f"{self.ari_user}:{self.ari_password}".encode()).decode()
+        return {"Authorization": f"Basic {credentials}"}
 
 
 def parse_timestamp(timestamp: str) -> float:
@@ -67,7 +113,7 @@ class Arrival:
 class CallLab:
     """Places test calls and watches them; use as `async with CallLab(info) as lab:`."""
 
-    def __init__(self, info: SandboxInfo) -> None:
+    def __init__(self, info: CallTarget) -> None:
         self.info = info
         self.placed: list[PlacedCall] = []
         """Every call placed: the lab hangs up what is left of them when it closes."""
@@ -237,7 +283,7 @@ class CallLab:
             return await response.json()
 
     def _url(self, path: str) -> str:
-        return f"{self.info.ari_url}ari/{path}"
+        return f"{self.info.ari_url.rstrip('/')}/ari/{path}"
 
 
 @dataclass
@@ -293,9 +339,11 @@ class PlacedCall:
         try:
             return await self.lab.wait_for(predicate, timeout)
         except TimeoutError:
+            log_file = self.lab.info.log_file
+            where = f" (Asterisk log: {log_file})" if log_file is not None else ""
             raise TimeoutError(
-                f"call {self.id} did not {what} within {timeout} s (Asterisk log: "
-                f"{self.lab.info.log_file}); its events:\n{self._summary()}"
+                f"call {self.id} did not {what} within {timeout} s{where}; its events:\n"
+                f"{self._summary()}"
             ) from None
 
     def _concerns(self, event: Event) -> bool:
