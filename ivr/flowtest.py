@@ -1,13 +1,4 @@
-"""An admin's regression cases for a flow: inputs in, the expected destination out.
-
-    flow: switchboard-ko            # optional: the flow named on the command line wins
-    cases:
-      - name: sales by voice
-        inputs: [{say: 영업부}]
-        expect: {context: ivr-dest, extension: sales, result: matched}
-      - name: silence ends at the fallback
-        inputs: [{silence: true}]
-        expect: {extension: s, result: no-input}
+"""Run an admin's regression cases for a flow (``ivr.flow.cases``) and compare the outcome.
 
 Each case runs through the simulator, which runs and hears calls as live calls do: a WAV
 input is heard by the same hearing core and recognizer, a ``say`` input is judged by the same
@@ -19,61 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
 from ivr.audio import AudioFileError
+from ivr.flow.cases import Case, Expect, Input
 from ivr.simulate import Keys, Say, Silence, Simulation, Simulator, Turn, Wav
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Input(_Frozen):
-    """One turn of the caller: exactly one of these."""
-
-    say: str | None = None
-    wav: Path | None = None
-    dtmf: str | None = Field(default=None, pattern=r"^[0-9*#]+$")
-    silence: bool = False
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Input:
-        given = [self.say is not None, self.wav is not None, self.dtmf is not None, self.silence]
-        if sum(given) != 1:
-            raise ValueError("give exactly one of say, wav, dtmf or silence: true")
-        return self
-
-    def turn(self, base: Path) -> Turn:
-        if self.say is not None:
-            return Say(self.say)
-        if self.wav is not None:
-            return Wav(self.wav if self.wav.is_absolute() else base / self.wav)
-        if self.dtmf is not None:
-            return Keys(self.dtmf)
-        return Silence()
-
-
-class Expect(_Frozen):
-    """What the call must end with; fields left out are not checked."""
-
-    context: str | None = None
-    extension: str | None = None
-    priority: int | None = None
-    result: str | None = None
-    intent: str | None = None
-    variables: dict[str, str] = Field(default_factory=dict)
-
-
-class Case(_Frozen):
-    name: str
-    inputs: list[Input] = Field(default_factory=list)
-    expect: Expect
-
-
-class Cases(_Frozen):
-    flow: str | None = None
-    cases: list[Case] = Field(min_length=1)
 
 
 @dataclass(frozen=True)
@@ -88,8 +27,9 @@ class CaseResult:
 
 
 def run_case(simulator: Simulator, case: Case, base: Path) -> CaseResult:
+    """Run ``case``; its WAV inputs are relative to ``base`` (the cases file's directory)."""
     try:
-        simulation = simulator.run([i.turn(base) for i in case.inputs])
+        simulation = simulator.run([_turn(i, base) for i in case.inputs])
     except AudioFileError as exc:
         return CaseResult(case, Simulation(simulator.flow.name), [str(exc)])
     return CaseResult(case, simulation, _problems(case.expect, simulation))
@@ -113,3 +53,13 @@ def _problems(expect: Expect, simulation: Simulation) -> list[str]:
         if simulation.variables.get(name) != value
     ]
     return problems
+
+
+def _turn(given: Input, base: Path) -> Turn:
+    if given.say is not None:
+        return Say(given.say)
+    if given.wav is not None:
+        return Wav(given.wav if given.wav.is_absolute() else base / given.wav)
+    if given.dtmf is not None:
+        return Keys(given.dtmf)
+    return Silence()

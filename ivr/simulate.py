@@ -33,6 +33,7 @@ from ivr.dialog.engine import DialogEngine, Outcome
 from ivr.dialog.events import Event, KeyPressed, PromptFinished, SpeechStarted, Tick, Utterance
 from ivr.flow.compiled import YES_NO_GRAMMAR, CompiledFlow
 from ivr.flow.model import Destination
+from ivr.grammar.normalize import normalize
 from ivr.hearing.core import (
     Abandon,
     Decode,
@@ -348,6 +349,20 @@ class _Run:
             case Silence():
                 self.note("caller stays silent")
                 self._busy_until = float("inf")
+
+
+def unheard_words(flow: CompiledFlow, text: str) -> list[str]:
+    """The words of ``text`` that no recognizer of ``flow`` can output (each listens only for
+    its grammar's words, or the yes/no words): a ``--say`` with them tests what no caller's
+    audio can ever be heard as."""
+    heard = {
+        word
+        for menu in flow.menus.values()
+        for listening in (menu.listening, menu.confirming)
+        if listening is not None
+        for word in listening.vocabulary
+    }
+    return [word for word in dict.fromkeys(normalize(text, flow.language).split()) if word not in heard]
 
 
 def _describe(turn: Turn) -> str:

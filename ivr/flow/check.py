@@ -1,4 +1,6 @@
-"""``speech-ivr check``: load flows and grammars as the app would and report every problem.
+"""``speech-ivr check``: load flows and grammars as the app would and report every problem
+(and those of each flow's test cases and prompt texts, ``FLOW.cases.yaml`` and
+``FLOW.prompts.yaml``).
 
 Paths name what to check::
 
@@ -15,8 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from ivr.flow.cases import load_cases
 from ivr.flow.diagnostics import Diagnostic, FlowLoadError
-from ivr.flow.loader import FlowSet, load_files, yaml_files
+from ivr.flow.loader import FlowSet, companion_file, load_files, yaml_files
+from ivr.flow.prompt_texts import check_flow_set_texts
 from ivr.flow.sound_check import missing_prompts
 from ivr.flow.vocabulary_check import unknown_words
 
@@ -95,11 +99,13 @@ def check_files(
         for directory in sounds_dirs
         if not directory.is_dir()
     )
+    diagnostics += _case_problems(files.flows)
     try:
         flow_set = load_files(files.flows, files.grammars)
     except FlowLoadError as error:
         return None, sorted([*diagnostics, *error.diagnostics])
     diagnostics += flow_set.diagnostics
+    diagnostics += check_flow_set_texts(flow_set)
     if sounds_dirs:
         diagnostics += missing_prompts(flow_set, sounds_dirs)
     if vocabularies is not None:
@@ -125,12 +131,29 @@ def run_check(
     sounds_dirs: Sequence[Path],
     out: TextIO,
     vocabularies: Callable[[str], frozenset[str] | None] | None = None,
+    *,
+    strict: bool = False,
 ) -> int:
-    """Check, print the report to ``out`` and return the exit status: 1 on errors, else 0."""
+    """Check, print the report to ``out`` and return the exit status: 1 on errors (with
+    ``strict``, on warnings too), else 0."""
     files = config_files(paths)
     _, diagnostics = check_files(files, sounds_dirs=sounds_dirs, vocabularies=vocabularies)
     print(format_report(diagnostics, files=files.count), file=out)
-    return 1 if _has_errors(diagnostics) else 0
+    failed = _has_errors(diagnostics) or (strict and bool(diagnostics))
+    return 1 if failed else 0
+
+
+def _case_problems(flow_files: Iterable[Path]) -> list[Diagnostic]:
+    """The errors of the flows' test cases (``FLOW.cases.yaml`` beside each flow)."""
+    problems: list[Diagnostic] = []
+    for flow_file in flow_files:
+        cases = companion_file(flow_file, "cases")
+        if cases is not None:
+            try:
+                load_cases(cases)
+            except FlowLoadError as error:
+                problems += error.diagnostics
+    return problems
 
 
 def _expand_projects(paths: Iterable[Path]) -> Iterable[Path]:

@@ -37,18 +37,25 @@ class Catalog:
     async def load(cls, flow_set: FlowSet, models: ModelStore, default_flow: str | None) -> Catalog:
         """Load the models the flows need; a flow whose model is missing is left out with a
         warning. Fails when no flow is left, or not the configured default one."""
+        if default_flow is not None and default_flow not in flow_set.flows:
+            raise CatalogError(
+                f"the default flow {default_flow!r} is not a flow (flows: {', '.join(flow_set.flows) or 'none'})"
+            )
         usable = dict(flow_set.flows)
+        disabled: dict[str, str] = {}
         for language in sorted({flow.language for flow in usable.values()}):
             try:
                 await models.preload([language])
             except ModelNotFound as exc:
                 for name in [n for n, f in usable.items() if f.language == language]:
                     log.warning("flow %s disabled (%s): %s", name, usable[name].source, exc)
+                    disabled[name] = f"flow {name!r} needs a {language!r} model: {exc}"
                     del usable[name]
         if not usable:
-            raise CatalogError("no flow can run: " + ("no model for any of them" if flow_set.flows else "no flows"))
+            why = "; ".join(disabled.values()) if disabled else "there are no flows"
+            raise CatalogError(f"no flow can run: {why}")
         if default_flow is not None and default_flow not in usable:
-            raise CatalogError(f"the default flow {default_flow!r} is not among the flows that can run: {', '.join(usable)}")
+            raise CatalogError(f"the default flow cannot run: {disabled[default_flow]}")
         compiled = {
             name: flow
             for name, flow in compile_flows(flow_set).items()

@@ -25,7 +25,7 @@ from ivr.flow import FlowSet
 from ivr.runtime.library import Catalog, FlowLibrary
 from ivr.settings import Settings
 from ivr.speech.models import ModelStore
-from ivr.telephony.ari import AriUnavailable, connect, is_gone
+from ivr.telephony.ari import AriRefused, AriUnavailable, connect, is_gone
 from ivr.telephony.call import AriCall
 from ivr.telephony.router import AriEvent, EventRouter, is_own_id
 from ivr.telephony.session import CallSession
@@ -79,6 +79,7 @@ class SpeechIvrApp:
         When cancelled, calls in progress get a moment to finish (events still flow),
         then the rest are sent to their fallback.
         """
+        await self._first_connection()
         await self.library.load()
         serving = asyncio.create_task(self._serve_forever())
         watching = asyncio.create_task(self.library.watch()) if self.settings.watch_flows else None
@@ -98,15 +99,34 @@ class SpeechIvrApp:
         """Load the flows and grammars again (``FlowLibrary.reload``)."""
         return await self.library.reload()
 
+    async def _first_connection(self) -> None:
+        """Connect before the models load (seconds): a wrong password or a disabled ARI
+        (:class:`AriRefused`) stops the app at once; Asterisk not up yet is left to retry."""
+        try:
+            await self._connect()
+        except AriRefused:
+            raise
+        except AriUnavailable as exc:
+            log.warning("ARI connection: %s; trying again", exc)
+
+    async def _connect(self) -> aioari.Client:
+        if self._client is None:
+            self._client = await connect(self.settings)
+            self._open_tap = tap_opener(self.settings, self._client, self.router)
+        return self._client
+
     async def _serve_forever(self) -> None:
         attempt = 0
+        served = False
         while True:
             try:
-                if self._client is None:
-                    self._client = await connect(self.settings)
-                    self._open_tap = tap_opener(self.settings, self._client, self.router)
-                await self._serve(self._client)
+                await self._serve(await self._connect())
+                served = True
                 attempt = 0
+            except AriRefused as exc:
+                if not served:
+                    raise  # refused from the start: a configuration error, not an outage
+                log.warning("ARI connection: %s", exc)
             except (AriUnavailable, aiohttp.ClientError, OSError) as exc:
                 log.warning("ARI connection: %s", exc)
             delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]

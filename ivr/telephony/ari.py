@@ -19,6 +19,11 @@ class AriUnavailable(ConnectionError):
     pass
 
 
+class AriRefused(AriUnavailable):
+    """Asterisk answered but will not serve us (a wrong password, ARI disabled): trying again
+    will not help, unlike a connection that failed."""
+
+
 async def connect(settings: Settings) -> aioari.Client:
     """An aioari client authenticated with HTTP basic auth.
 
@@ -38,8 +43,16 @@ async def connect(settings: Settings) -> aioari.Client:
         await client.init()
     except web_exceptions.HTTPUnauthorized as exc:
         await http_client.close()
-        raise AriUnavailable(
-            f"ARI at {settings.ari_url} refused user {settings.ari_user!r}: check ari.conf and the password"
+        raise AriRefused(
+            f"ARI at {settings.ari_url} refused user {settings.ari_user!r} (HTTP 401): "
+            "check the user in ari.conf and the password (ari_password or ari_password_file)"
+        ) from exc
+    except web_exceptions.HTTPNotFound as exc:
+        await http_client.close()
+        raise AriRefused(
+            f"{settings.ari_url} has no ARI (HTTP 404): enable it in ari.conf ([general] "
+            "enabled = yes) and http.conf, or check the URL (Asterisk's HTTP server, e.g. "
+            "http://127.0.0.1:8088/)"
         ) from exc
     except (aiohttp.ClientError, OSError, web_exceptions.HTTPException) as exc:
         await http_client.close()

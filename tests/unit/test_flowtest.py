@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from ivr.flow import load_flows
+from ivr.flow.cases import Cases, load_cases
 from ivr.flow.compiled import compile_flows
-from ivr.flow.loader import load_model
-from ivr.flowtest import Cases, run_case
+from ivr.flowtest import run_case
 from ivr.project import EXAMPLES_DIR
 from ivr.simulate import Simulator
 
@@ -23,7 +23,7 @@ def simulator() -> Simulator:
 
 def test_the_shipped_cases_pass(simulator: Simulator) -> None:
     cases_file = FLOWS / "switchboard-ko.cases.yaml"
-    cases = load_model(Cases, cases_file)
+    cases = load_cases(cases_file)
     results = [run_case(simulator, case, cases_file.parent) for case in cases.cases]
     assert [r.case.name for r in results if not r.passed] == []
 

@@ -1,4 +1,4 @@
-"""The speech-ivr command: the flow tools and the signals of `run`."""
+"""The flow tools through the entry point: init, check, simulate, test-flow, graph."""
 
 from __future__ import annotations
 
@@ -65,23 +65,3 @@ def test_cli_simulate_a_bad_wav_file_is_one_line(tmp_path: Path, capsys: pytest.
 def test_cli_graph_prints_mermaid(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["graph", "switchboard-ko", "--flows", str(FLOWS), "--grammars", str(GRAMMARS)]) == 0
     assert capsys.readouterr().out.startswith("flowchart TD")
-
-
-async def test_sighup_reloads_and_sigterm_stops() -> None:
-    from ivr.cli import _serve_until_signalled
-
-    class App:
-        reloaded = 0
-
-        async def run(self) -> None:
-            os.kill(os.getpid(), signal.SIGHUP)
-            await asyncio.sleep(0.1)
-            os.kill(os.getpid(), signal.SIGTERM)
-            await asyncio.sleep(10)
-
-        async def reload(self) -> bool:
-            App.reloaded += 1
-            return True
-
-    await asyncio.wait_for(_serve_until_signalled(App()), 5)  # type: ignore[arg-type]
-    assert App.reloaded == 1
