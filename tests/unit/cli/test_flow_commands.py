@@ -65,3 +65,32 @@ def test_cli_simulate_a_bad_wav_file_is_one_line(tmp_path: Path, capsys: pytest.
 def test_cli_graph_prints_mermaid(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["graph", "switchboard-ko", "--flows", str(FLOWS), "--grammars", str(GRAMMARS)]) == 0
     assert capsys.readouterr().out.startswith("flowchart TD")
+
+
+def test_simulate_warns_about_words_no_recognizer_of_the_flow_can_produce(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "switchboard-ko", "--flows", str(FLOWS), "--grammars", str(GRAMMARS), "--say", "안녕 영업부"]) == 0
+    err = capsys.readouterr().err
+    assert "never hears '안녕'" in err and "영업부" not in err.split("never hears", 1)[1]
+
+
+def test_simulate_refuses_keys_a_phone_cannot_send(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["simulate", "switchboard-ko", "--flows", str(FLOWS), "--grammars", str(GRAMMARS), "--dtmf", "12x"])
+    assert exited.value.code == 2
+    assert "'12x' is not DTMF" in capsys.readouterr().err
+
+
+def test_init_writes_the_example_project_and_refuses_a_full_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    assert main(["init", str(tmp_path / "p")]) == 0
+    written = {str(p.relative_to(tmp_path / "p")) for p in (tmp_path / "p").rglob("*") if p.is_file()}
+    assert {"config.toml", "extensions.conf", "flows/switchboard-ko.yaml", "flows/switchboard-ko.cases.yaml", "flows/switchboard-ko.prompts.yaml", "grammars/switchboard-ko.yaml"} <= written
+    assert main(["init", str(tmp_path / "p")]) == 2
+    assert "is not empty" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path / "p")  # the project's config.toml and directories are found from it
+    assert main(["test-flow"]) == 0
+    assert "11 passed, 0 failed" in capsys.readouterr().out
+
+
+def test_test_flow_without_cases_says_where_they_go(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["test-flow", "switchboard-en", "--flows", str(FLOWS), "--grammars", str(GRAMMARS)]) == 2
+    assert "flow 'switchboard-en' has no test cases: write" in capsys.readouterr().err
