@@ -247,11 +247,9 @@ class _Origins:
             problem = details["msg"][:1].lower() + details["msg"][1:]
             if details["type"] == "string_type":
                 problem += " (in TOML, put it in quotes)" if self._in_file(name) else ""
-        return f"{self._where(name, dotted)}: {problem}"
+        return f"{self._where(name, dotted)}: {problem}" if name else problem
 
     def _where(self, name: str, dotted: str) -> str:
-        if not name:
-            return "settings"
         if name in self.flags:
             return f"--{name.replace('_', '-')}"
         if f"{ENV_PREFIX}{name.upper()}" in os.environ:

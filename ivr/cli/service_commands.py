@@ -117,6 +117,7 @@ def call(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         as_json=args.json,
         flows_dir=settings_of(args).flows_dir,
+        config=getattr(args, "config", None),
     )
 
 

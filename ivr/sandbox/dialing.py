@@ -28,7 +28,6 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -48,6 +47,7 @@ from ivr.sandbox import (
     synthesize,
 )
 from ivr.sandbox.calls import IVR_APP, POLL_INTERVAL, Event
+from ivr.settings import SettingsError, load_settings
 
 DTMF_KEYS = frozenset("0123456789*#ABCD")
 FLOW_NAME = re.compile(r"[-a-zA-Z0-9]{2,}")
@@ -59,8 +59,6 @@ ASTERISK_OWN = frozenset({"STASISSTATUS", "BRIDGEPEER", "BRIDGEPVTCALLID"})
 SOUNDS_SUBDIR = "speech-ivr"
 CALLS_SUBDIR = "calls"
 DEBIAN_SOUNDS = Path("/usr/share/asterisk/sounds")
-DEFAULT_ARI_USER = "speech-ivr"
-PASSWORD_VARIABLE = "SPEECH_IVR_ARI_PASSWORD"
 # sox output options of what test callers play: 16 kHz raw signed linear (.sln16), which a
 # slin16 test call hands to the IVR sample for sample.
 SLN16 = ["-t", "raw", "-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer", "-L"]
@@ -384,8 +382,11 @@ def resolve_target(
     ari_user: str | None,
     ari_password_file: Path | None,
     sounds: Path | None,
+    config: Path | None = None,
 ) -> CallTarget:
-    """A running sandbox (`default` unless named), or the Asterisk at `ari_url`."""
+    """A running sandbox (`default` unless named), or the Asterisk at `ari_url`, with the user
+    and password of the settings (`--ari-password-file`, $SPEECH_IVR_ARI_PASSWORD, the
+    config file; never a command-line argument, which `ps` shows to every user)."""
     if ari_url is None:
         others = {
             "--ari-user": ari_user,
@@ -397,21 +398,26 @@ def resolve_target(
         return running_sandbox(sandbox or "default")
     if sandbox is not None:
         raise CallError("give --sandbox or --ari-url, not both")
-    parts = urlsplit(ari_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username is not None:
-        raise CallError(
-            f"bad --ari-url {ari_url!r}: give Asterisk's HTTP server, e.g. http://127.0.0.1:8088/ "
-            "(with no user or password in it)"
-        )
     sounds_root = sounds or DEBIAN_SOUNDS
     if not sounds_root.is_dir():
         raise CallError(
             f"no directory {sounds_root}: give --sounds DIR, Asterisk's sounds directory"
         )
+    flags = {"ari_url": ari_url, "ari_user": ari_user, "ari_password_file": ari_password_file}
+    try:
+        settings = load_settings(config, **{k: v for k, v in flags.items() if v is not None})
+    except SettingsError as error:
+        raise CallError(f"bad settings: {error}") from None
+    password = settings.ari_password.get_secret_value()
+    if not password:
+        raise CallError(
+            "no ARI password: set $SPEECH_IVR_ARI_PASSWORD, ari_password_file in config.toml, "
+            "or give --ari-password-file FILE"
+        )
     return AriTarget(
-        ari_url=ari_url,
-        ari_user=ari_user or DEFAULT_ARI_USER,
-        ari_password=ari_password(ari_password_file),
+        ari_url=settings.ari_url,
+        ari_user=settings.ari_user,
+        ari_password=password,
         sounds_dir=sounds_root / SOUNDS_SUBDIR,
     )
 
@@ -432,27 +438,6 @@ def running_sandbox(name: str) -> SandboxInfo:
     return info
 
 
-def ari_password(password_file: Path | None) -> str:
-    """The ARI password: `password_file` but a final newline, else $SPEECH_IVR_ARI_PASSWORD;
-    never a command-line argument, which `ps` shows to every user."""
-    if password_file is None:
-        password = os.environ.get(PASSWORD_VARIABLE, "")
-        if not password:
-            raise CallError(
-                f"no ARI password: set ${PASSWORD_VARIABLE} or give --ari-password-file FILE"
-            )
-        return password
-    try:
-        text = password_file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
-        raise CallError(f"cannot read --ari-password-file {password_file}: {reason}") from None
-    password = text.removesuffix("\n").removesuffix("\r")
-    if not password:
-        raise CallError(f"--ari-password-file {password_file} is empty")
-    return password
-
-
 def call_command(
     *,
     flow: str | None = None,
@@ -470,6 +455,7 @@ def call_command(
     timeout: float = 60.0,
     as_json: bool = False,
     flows_dir: Path | None = None,
+    config: Path | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
@@ -492,6 +478,7 @@ def call_command(
             ari_user=ari_user,
             ari_password_file=ari_password_file,
             sounds=sounds,
+            config=config,
         )
         speaker = CALLER_VOICES["ko"]
         if say is not None:

@@ -320,10 +320,12 @@ def test_an_asterisk_by_url_takes_its_password_from_a_file_or_the_environment(
             sounds_dir=tmp_path / "speech-ivr",
         )
 
+    assert resolve_target(**given, ari_password_file=None) == target("from-env")
+    with pytest.raises(CallError, match="give ari_password or ari_password_file, not both"):
+        resolve_target(**given, ari_password_file=password_file)
+    monkeypatch.delenv("SPEECH_IVR_ARI_PASSWORD")
     assert resolve_target(**given, ari_password_file=password_file) == target("from-file")
     assert "from-file" not in repr(target("from-file"))
-    assert resolve_target(**given, ari_password_file=None) == target("from-env")
-    monkeypatch.delenv("SPEECH_IVR_ARI_PASSWORD")
     with pytest.raises(CallError, match="no ARI password: set \\$SPEECH_IVR_ARI_PASSWORD"):
         resolve_target(**given, ari_password_file=None)
 
@@ -336,8 +338,8 @@ def test_an_asterisk_by_url_takes_its_password_from_a_file_or_the_environment(
             "give --sandbox or --ari-url, not both",
         ),
         ({"sounds": Path("/tmp")}, "--sounds go with --ari-url, not with a sandbox"),
-        ({"ari_url": "127.0.0.1:8088"}, "bad --ari-url '127.0.0.1:8088'"),
-        ({"ari_url": "http://u:p@127.0.0.1:8088/"}, "with no user or password in it"),
+        ({"ari_url": "127.0.0.1:8088", "sounds": Path("/tmp")}, "--ari-url: must be an http:// or https:// URL"),
+        ({"ari_url": "http://u:p@127.0.0.1:8088/", "sounds": Path("/tmp")}, "--ari-url: must not hold a user or password"),
         (
             {"ari_url": "http://127.0.0.1:8088/", "sounds": Path("/nonexistent")},
             "give --sounds DIR",
@@ -348,7 +350,7 @@ def test_an_asterisk_by_url_takes_its_password_from_a_file_or_the_environment(
                 "sounds": Path("/tmp"),
                 "ari_password_file": Path("/nonexistent"),
             },
-            "cannot read --ari-password-file /nonexistent",
+            "ari_password_file: cannot read /nonexistent",
         ),
     ],
 )
