@@ -25,6 +25,7 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 
 import aiohttp
+from pydantic import SecretStr
 
 OBSERVER_APP = "speech-ivr-observer"
 IVR_APP = "speech-ivr"
@@ -66,14 +67,14 @@ class AriTarget:
 
     ari_url: str
     ari_user: str
-    ari_password: str = field(repr=False)
+    ari_password: SecretStr
     sounds_dir: Path
     log_file: Path | None = None
 
     @property
     def ari_headers(self) -> dict[str, str]:
-        credentials = b64encode(f"{self.ari_user}:{self.ari_password}".encode()).decode()
-        return {"Authorization": f"Basic {credentials}"}
+        credentials = f"{self.ari_user}:{self.ari_password.get_secret_value()}"
+        return {"Authorization": f"Basic {b64encode(credentials.encode()).decode()}"}
 
 
 def parse_timestamp(timestamp: str) -> float:

@@ -408,8 +408,7 @@ def resolve_target(
         settings = load_settings(config, **{k: v for k, v in flags.items() if v is not None})
     except SettingsError as error:
         raise CallError(f"bad settings: {error}") from None
-    password = settings.ari_password.get_secret_value()
-    if not password:
+    if not settings.ari_password.get_secret_value():
         raise CallError(
             "no ARI password: set $SPEECH_IVR_ARI_PASSWORD, ari_password_file in config.toml, "
             "or give --ari-password-file FILE"
@@ -417,7 +416,7 @@ def resolve_target(
     return AriTarget(
         ari_url=settings.ari_url,
         ari_user=settings.ari_user,
-        ari_password=password,
+        ari_password=settings.ari_password,
         sounds_dir=sounds_root / SOUNDS_SUBDIR,
     )
 

@@ -51,7 +51,7 @@ class SandboxInfo:
     rootfs: Path
     http_port: int
     ari_user: str
-    ari_password: str = field(repr=False)
+    ari_password: SecretStr
     pid: int
 
     @property
@@ -61,7 +61,8 @@ class SandboxInfo:
     @property
     def ari_headers(self) -> dict[str, str]:
         """The HTTP basic `Authorization` header for ARI requests and the events websocket."""
-        credentials = b64encode(f"{self.ari_user}:{self.ari_password}".encode()).decode()
+        credentials = f"{self.ari_user}:{self.ari_password.get_secret_value()}"
+        credentials = b64encode(credentials.encode()).decode()
         return {"Authorization": f"Basic {credentials}"}
 
     def app_settings(self, **overrides: Any) -> Settings:
@@ -69,7 +70,7 @@ class SandboxInfo:
         return Settings(
             ari_url=self.ari_url,
             ari_user=self.ari_user,
-            ari_password=SecretStr(self.ari_password),
+            ari_password=self.ari_password,
             **overrides,
         )
 
@@ -231,7 +232,7 @@ def _info(layout: InstanceLayout, state: _State) -> SandboxInfo:
         rootfs=layout.rootfs,
         http_port=state.http_port,
         ari_user=state.ari_user,
-        ari_password=state.ari_password,
+        ari_password=SecretStr(state.ari_password),
         pid=state.pid,
     )
 

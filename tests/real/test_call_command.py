@@ -55,7 +55,7 @@ async def test_dtmf_3_through_an_asterisk_given_by_url_goes_to_billing(
     ivr_app: SpeechIvrApp, sandbox: SandboxInfo, tmp_path: Path
 ) -> None:
     password_file = tmp_path / "ari-password"
-    password_file.write_text(sandbox.ari_password + "\n")
+    password_file.write_text(sandbox.ari_password.get_secret_value() + "\n")
     code, out, err = await _command(
         flow=FLOW,
         dtmf="3",
@@ -99,7 +99,7 @@ async def test_a_wav_file_is_heard_as_the_same_words_said(
 async def test_a_wrong_password_is_one_line(
     sandbox: SandboxInfo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SPEECH_IVR_ARI_PASSWORD", "not-" + sandbox.ari_password)
+    monkeypatch.setenv("SPEECH_IVR_ARI_PASSWORD", "not-" + sandbox.ari_password.get_secret_value())
     code, out, err = await _command(
         dtmf="3", ari_url=sandbox.ari_url, sounds=sandbox.sounds_dir.parent
     )

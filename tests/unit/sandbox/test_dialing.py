@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from ivr.exits import Exit
 from ivr.project import EXAMPLES_DIR
@@ -316,7 +317,7 @@ def test_an_asterisk_by_url_takes_its_password_from_a_file_or_the_environment(
         return AriTarget(
             ari_url="http://127.0.0.1:8088/",
             ari_user="speech-ivr",
-            ari_password=password,
+            ari_password=SecretStr(password),
             sounds_dir=tmp_path / "speech-ivr",
         )
 
