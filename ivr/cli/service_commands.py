@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import logging.handlers
 import signal
 import sys
 from pathlib import Path
@@ -29,6 +30,7 @@ def sandbox_name(name: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ivr.monitoring.endpoints import MonitoringUnavailable
     from ivr.runtime.library import CatalogError
     from ivr.speech.models import ModelStore
     from ivr.telephony.app import SpeechIvrApp
@@ -47,14 +49,31 @@ def run(args: argparse.Namespace) -> int:
     for diagnostic in flows.diagnostics:
         print(diagnostic, file=sys.stderr)
     logging.getLogger("ivr").info("settings: %s", settings.redacted())
+    log_call_records(settings.call_log)
     app = SpeechIvrApp(settings, flows, ModelStore(settings.models))
     try:
         asyncio.run(serve_until_signalled(app))
-    except CatalogError as exc:
+    except (CatalogError, MonitoringUnavailable) as exc:
         raise CliError(str(exc)) from None
     except AriRefused as exc:
         raise CliError(str(exc), Exit.UNAVAILABLE) from None
     return Exit.OK
+
+
+def log_call_records(path: Path | None) -> None:
+    """Each call's record as one JSON line (python-json-logger), appended to ``path`` (a
+    WatchedFileHandler: logrotate may move the file) or written to stderr; not also as text."""
+    from pythonjsonlogger.json import JsonFormatter
+
+    handler: logging.Handler
+    try:
+        handler = logging.StreamHandler() if path is None else logging.handlers.WatchedFileHandler(path, encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"call_log {path}: cannot write there: {exc.strerror}") from None
+    handler.setFormatter(JsonFormatter("%(asctime)s %(message)s", json_ensure_ascii=False))
+    calls = logging.getLogger("ivr.calls")
+    calls.addHandler(handler)
+    calls.propagate = False
 
 
 async def serve_until_signalled(app: SpeechIvrApp) -> None:

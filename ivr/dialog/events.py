@@ -24,6 +24,9 @@ class Utterance:
     """What hearing made of one utterance (judged by the engine, ``ivr.grammar.verdict``)."""
 
     heard: Heard
+    speech_end_at: float | None = None
+    """When the caller stopped speaking, on the call's clock (the live shell knows it; the
+    dialog does not use it): what call records and latency metrics count from."""
 
 
 @dataclass(frozen=True)

@@ -161,6 +161,11 @@ class HearingCore:
         return self._gaps.dropped
 
     @property
+    def backlog_seconds(self) -> float:
+        """Seconds of audio received but not yet heard (waiting behind the recognizer)."""
+        return _position(len(self._backlog))
+
+    @property
     def position(self) -> float:
         """Seconds of audio heard so far (frames waiting in the backlog not included)."""
         return _position(self._frames)

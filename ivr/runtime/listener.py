@@ -21,7 +21,7 @@ from concurrent.futures import Executor
 
 import vosk
 
-from ivr.audio import FRAME_SECONDS, SILENT_FRAME, AudioTap, Framer, TapError
+from ivr.audio import FRAME_SECONDS, SAMPLE_RATE, SILENT_FRAME, AudioTap, Framer, TapError
 from ivr.dialog.events import Event, SpeechStarted, Utterance
 from ivr.hearing.core import (
     Abandon,
@@ -74,6 +74,11 @@ class Listener:
         self._frames = 0
         self._started = clock()
         self._last_audio = self._started
+        self._fed_at = self._started
+        self.decode_seconds = 0.0
+        """Time spent in the recognizer (its threads), for the real-time factor."""
+        self.decoded_audio_seconds = 0.0
+        """Seconds of audio the recognizer was given."""
 
     def listen(self, listening: Listening) -> None:
         self._perform(self.core.listen(listening))
@@ -108,7 +113,15 @@ class Listener:
 
     def _feed(self, frame: bytes) -> None:
         self._frames += 1
+        self._fed_at = self._clock()
         self._perform(self.core.receive(frame))
+
+    def _clock_time_of(self, position: float) -> float:
+        """When the audio at ``position`` in the stream reached us: frames come in real time,
+        so it is the last frame's arrival less the audio fed since (lone silences dropped by
+        the core do not count in its positions)."""
+        fed = (self._frames - self.core.lone_silences) * FRAME_SECONDS
+        return self._fed_at - max(0.0, fed - position)
 
     async def _watch(self) -> None:
         while True:
@@ -130,7 +143,7 @@ class Listener:
                     self._emit(SpeechStarted())
                 case HeardUtterance(heard):
                     log.debug("heard %r (%.2f-%.2f s)", heard.transcript, heard.speech_start, heard.ended)
-                    self._emit(Utterance(heard))
+                    self._emit(Utterance(heard, self._clock_time_of(heard.speech_end)))
                 case Decode() | Finish():
                     # The core hands out one piece of work at a time.
                     self._work = asyncio.create_task(self._recognize(output))
@@ -149,9 +162,12 @@ class Listener:
                     if work.utterance not in self._abandoned:
                         self._recognizers[work.utterance] = recognizer
                 recognizer = self._recognizers.get(work.utterance)
+                began = self._clock()
                 partial = "" if recognizer is None else await loop.run_in_executor(
                     self._executor, recognizer.accept, work.pcm
                 )
+                self.decode_seconds += self._clock() - began
+                self.decoded_audio_seconds += len(work.pcm) / (2 * SAMPLE_RATE)
                 self._perform(self.core.decoded(work.utterance, partial))
             else:
                 recognizer = self._recognizers.pop(work.utterance, None)

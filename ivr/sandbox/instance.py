@@ -66,12 +66,13 @@ class SandboxInfo:
         return {"Authorization": f"Basic {credentials}"}
 
     def app_settings(self, **overrides: Any) -> Settings:
-        """Settings that point the app at this instance's ARI."""
+        """Settings that point the app at this instance's ARI (its metrics on a free port,
+        so that apps of several sandboxes can run side by side)."""
         return Settings(
             ari_url=self.ari_url,
             ari_user=self.ari_user,
             ari_password=self.ari_password,
-            **overrides,
+            **({"monitor_listen": "127.0.0.1:0"} | overrides),
         )
 
     @property

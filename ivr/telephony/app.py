@@ -14,7 +14,8 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import AsyncIterator
+import random
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import aioari
@@ -22,6 +23,9 @@ import aiohttp
 
 from ivr.dialog.events import CallerHungUp, Event
 from ivr.flow import FlowSet
+from ivr.flow.compiled import CompiledFlow
+from ivr.monitoring.endpoints import MonitoringServer, MonitoringUnavailable, Readiness
+from ivr.monitoring.metrics import Metrics
 from ivr.runtime.library import Catalog, FlowLibrary
 from ivr.settings import Settings
 from ivr.speech.models import ModelStore
@@ -33,8 +37,16 @@ from ivr.telephony.tap import TapOpener, tap_opener
 
 log = logging.getLogger(__name__)
 
-RECONNECT_DELAYS = (0.5, 1, 2, 5)
-SHUTDOWN_GRACE = 5.0
+RECONNECT_FIRST = 0.5
+RECONNECT_CAP = 10.0
+
+
+def reconnect_delay(attempt: int, draw: Callable[[], float] = random.random) -> float:
+    """Seconds to wait before connection attempt ``attempt`` (0 the first retry): doubling
+    from RECONNECT_FIRST up to RECONNECT_CAP, each drawn between half and all of it, so that
+    apps that lost Asterisk together do not all come back in the same instant."""
+    ceiling = min(RECONNECT_CAP, RECONNECT_FIRST * 2 ** min(attempt, 16))
+    return ceiling * (0.5 + draw() / 2)
 
 
 class SpeechIvrApp:
@@ -55,6 +67,13 @@ class SpeechIvrApp:
         self._executor = ThreadPoolExecutor(
             max_workers=settings.decode_threads or os.cpu_count() or 2, thread_name_prefix="vosk"
         )
+        self._sessions: dict[str, CallSession] = {}
+        self._closing = False
+        self.metrics = Metrics()
+        self.metrics.active.set_function(lambda: len(self._calls))
+        self.metrics.watch_backlog(lambda: [s.backlog_seconds for s in self._sessions.values()])
+        self.monitoring: MonitoringServer | None = None
+        """The /metrics, /healthz and /readyz server, while ``run`` runs (``monitor_listen``)."""
 
     @property
     def catalog(self) -> Catalog | None:
@@ -79,8 +98,13 @@ class SpeechIvrApp:
         When cancelled, calls in progress get a moment to finish (events still flow),
         then the rest are sent to their fallback.
         """
-        await self._first_connection()
-        await self.library.load()
+        await self._start_monitoring()
+        try:
+            await self._first_connection()
+            await self.library.load()
+        except BaseException:
+            await self._stop_monitoring()
+            raise
         serving = asyncio.create_task(self._serve_forever())
         watching = asyncio.create_task(self.library.watch()) if self.settings.watch_flows else None
         try:
@@ -94,6 +118,33 @@ class SpeechIvrApp:
             self._executor.shutdown(wait=False, cancel_futures=True)
             if self._client is not None:
                 await self._client.close()
+            await self._stop_monitoring()
+
+    def readiness(self) -> Readiness:
+        catalog = self.catalog
+        return Readiness(
+            ari_connected=self.ready.is_set(),
+            models_loaded=catalog is not None,
+            flows_valid=catalog is not None and bool(catalog.flows),
+        )
+
+    async def _start_monitoring(self) -> None:
+        listen = self.settings.monitor_listen
+        if listen is None:
+            return
+        host, _, port = listen.rpartition(":")
+        self.monitoring = MonitoringServer(self.metrics, self.readiness, host.strip("[]"), int(port))
+        try:
+            await self.monitoring.start()
+        except OSError as exc:
+            self.monitoring = None
+            raise MonitoringUnavailable(f"monitor_listen {listen}: cannot listen there: {exc.strerror}") from None
+        log.info("metrics and health on %s (metrics, healthz, readyz)", self.monitoring.url)
+
+    async def _stop_monitoring(self) -> None:
+        if self.monitoring is not None:
+            await self.monitoring.close()
+            self.monitoring = None
 
     async def reload(self) -> bool:
         """Load the flows and grammars again (``FlowLibrary.reload``)."""
@@ -129,9 +180,11 @@ class SpeechIvrApp:
                 log.warning("ARI connection: %s", exc)
             except (AriUnavailable, aiohttp.ClientError, OSError) as exc:
                 log.warning("ARI connection: %s", exc)
-            delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
+            delay = reconnect_delay(attempt)
             attempt += 1
+            log.info("connecting to ARI again in %.1f s", delay)
             await asyncio.sleep(delay)
+            self.metrics.reconnects.inc()
 
     async def _serve(self, client: aioari.Client) -> None:
         ws = await client.swagger.events.eventWebsocket(app=self.settings.app)
@@ -156,6 +209,9 @@ class SpeechIvrApp:
         inbox: asyncio.Queue[Event] = asyncio.Queue()
         call = AriCall(self._client, self.router, channel, inbox.put_nowait)
         flow = catalog.flow_for(requested)
+        if self._closing:
+            self._track(call.id, asyncio.create_task(self._turn_away_closing(call, flow)))
+            return
         if flow is None:
             self._track(call.id, asyncio.create_task(self._turn_away(call, requested)))
             return
@@ -167,9 +223,20 @@ class SpeechIvrApp:
             open_tap=lambda: self._open_tap(call.id),
             executor=self._executor,
             record_dir=self.settings.record_dir,
+            caller=(channel.get("caller") or {}).get("number", ""),
         )
-        self._track(call.id, asyncio.create_task(session.run(), name=f"call {call.name}"))
+        task = asyncio.create_task(session.run(), name=f"call {call.name}")
+        task.add_done_callback(lambda _: self._count(session))
+        self._track(call.id, task)
+        self._sessions[call.id] = session
         self._inboxes[call.id] = inbox
+
+    def _count(self, session: CallSession) -> None:
+        if session.record is not None:
+            decode, audio = session.decoding
+            self.metrics.observe_call(
+                session.record, transport=self.settings.transport, decode_seconds=decode, audio_seconds=audio
+            )
 
     def _track(self, channel_id: str, task: asyncio.Task[object]) -> None:
         self._calls[channel_id] = task
@@ -182,6 +249,7 @@ class SpeechIvrApp:
         destination = self.settings.unknown_flow or (default.fallback if default else None)
         known = ", ".join(self.catalog.flows)
         asked = f"flow {requested!r}" if requested else "the default flow (none is set)"
+        self.metrics.turned_away.labels(reason="unknown flow").inc()
         try:
             if destination is None:
                 log.error("%s asked for %s; flows: %s; hanging up", call.name, asked, known)
@@ -199,6 +267,25 @@ class SpeechIvrApp:
     def _forget(self, channel_id: str) -> None:
         self._calls.pop(channel_id, None)
         self._inboxes.pop(channel_id, None)
+        self._sessions.pop(channel_id, None)
+
+    async def _turn_away_closing(self, call: AriCall, flow: CompiledFlow | None) -> None:
+        """While shutting down, a new call goes at once to ``shutdown_destination`` (by
+        default its flow's fallback) with IVR_RESULT=error: no caller waits on a dialog that
+        would be cut short."""
+        assert self.catalog is not None
+        default = self.catalog.default
+        destination = self.settings.shutdown_destination or (flow or default or next(iter(self.catalog.flows.values()))).fallback
+        self.metrics.turned_away.labels(reason="shutting down").inc()
+        log.warning("%s arrived while shutting down: sending it to %s", call.name, destination)
+        try:
+            await call.set_variables({"IVR_RESULT": "error", "IVR_FLOW": flow.name if flow else ""})
+            await call.continue_in_dialplan(destination)
+        except Exception as exc:
+            if not is_gone(exc):
+                log.error("%s could not be sent on: %r", call.name, exc)
+        finally:
+            call.close()
 
     async def reconcile(self) -> None:
         """Bring Asterisk's state and the app's in line (done on every connection): delete
@@ -233,11 +320,14 @@ class SpeechIvrApp:
         )
 
     async def _drain(self) -> None:
-        """Let calls in progress finish for a moment; cancelled sessions go to their fallback."""
+        """Stop taking calls into dialogs, let calls in progress finish for up to
+        ``shutdown_grace``, then send the rest to their fallback (their sessions are cancelled)."""
+        self._closing = True
         if not self._calls:
             return
-        log.info("waiting up to %.0fs for %d calls to finish", SHUTDOWN_GRACE, len(self._calls))
-        _, pending = await asyncio.wait(list(self._calls.values()), timeout=SHUTDOWN_GRACE)
+        grace = self.settings.shutdown_grace
+        log.info("shutting down: waiting up to %.0f s for %d calls to finish", grace, len(self._calls))
+        _, pending = await asyncio.wait(list(self._calls.values()), timeout=grace)
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)

@@ -21,17 +21,20 @@ from typing import Protocol
 import vosk
 
 from ivr.audio import AudioTap, TapError
-from ivr.dialog.actions import Action, Judged
+from ivr.dialog.actions import Action, ContinueInDialplan, Judged, SetVariables
 from ivr.dialog.engine import DialogEngine, Outcome, Result
 from ivr.dialog.events import Event, TapFailed, Tick
 from ivr.flow.compiled import CompiledFlow
 from ivr.flow.model import Destination
 from ivr.media.recording import RecordingTap
+from ivr.runtime.call_record import CallRecorder
 from ivr.runtime.conversation import Conversation
 from ivr.runtime.listener import Listener, RecognizerError
 from ivr.telephony.ari import is_gone
 
 log = logging.getLogger(__name__)
+calls_log = logging.getLogger("ivr.calls")
+"""One record per call (``ivr.runtime.call_record``), as the fields of one log record."""
 
 TAP_DRAIN_TIMEOUT = 2.0
 STALL_TIMEOUT = 3.0
@@ -65,6 +68,7 @@ class CallSession:
         executor: Executor | None = None,
         clock: Callable[[], float] = time.monotonic,
         record_dir: Path | None = None,
+        caller: str = "",
     ) -> None:
         self.call = call
         self.inbox = inbox
@@ -79,6 +83,22 @@ class CallSession:
         self._listener_task: asyncio.Task[None] | None = None
         self._conversation: Conversation | None = None
         self._leaving = False  # the tap is being closed on purpose
+        self._caller = caller
+        self.recorder = CallRecorder(call_id=call.id, caller=caller, flow=flow.name, started=clock())
+        self.record: dict[str, object] | None = None
+        """The call's record, once it has ended."""
+
+    @property
+    def backlog_seconds(self) -> float:
+        """Audio received but not yet decoded (0 when not hearing)."""
+        return self._listener.core.backlog_seconds if self._listener is not None else 0.0
+
+    @property
+    def decoding(self) -> tuple[float, float]:
+        """Seconds the recognizer spent, and seconds of audio it decoded, for this call."""
+        if self._listener is None:
+            return 0.0, 0.0
+        return self._listener.decode_seconds, self._listener.decoded_audio_seconds
 
     async def run(self) -> Outcome | None:
         started = self._clock()
@@ -86,6 +106,7 @@ class CallSession:
             await self._converse()
         except asyncio.CancelledError:
             await self._rescue("the application is shutting down")
+            self._log_record()
             raise
         except Exception as exc:
             if self.call.gone.is_set() or is_gone(exc):
@@ -95,6 +116,7 @@ class CallSession:
                 await self._rescue(repr(exc))
         finally:
             await self._release()
+        self._log_record()
         outcome = self.engine.outcome
         if outcome is not None:
             log.info(
@@ -132,9 +154,25 @@ class CallSession:
         await self._conversation.start(self._clock())
         while not self.engine.finished:
             event = await self._next_event()
-            await self._conversation.handle(event, self._clock())
+            now = self._clock()
+            self.recorder.event(event, now)
+            await self._conversation.handle(event, now)
+
+    def _log_record(self) -> None:
+        """Finish the call's record and log it (once) as one record of ``ivr.calls``."""
+        if self.record is not None:
+            return
+        if self._conversation is not None and self._conversation.left:
+            ended = "routed"
+        elif self.call.gone.is_set():
+            ended = "hung up"
+        else:
+            ended = "error"
+        self.record = self.recorder.finish(self.engine.outcome, self._clock(), ended=ended)
+        calls_log.info("call %s %s", self.call.name, ended, extra={"call": self.record})
 
     def _observe(self, action: Action) -> None:
+        self.recorder.action(action, self._clock())
         if isinstance(action, Judged):
             judgement = action.judgement
             log.info(
@@ -208,12 +246,16 @@ class CallSession:
             return
         fallback = self.engine.flow.fallback
         log.error("%s: sending to the fallback %s after an error: %s", self.call.name, fallback, cause)
+        self.recorder.note(f"sent to the fallback: {cause}")
         try:
             await self.call.stop_prompts()
-            await self.call.set_variables(
-                {"IVR_RESULT": Result.ERROR.value, "IVR_FLOW": self.engine.flow.name}
-            )
+            variables = {"IVR_RESULT": Result.ERROR.value, "IVR_FLOW": self.engine.flow.name}
+            await self.call.set_variables(variables)
+            self.recorder.action(SetVariables(tuple(variables.items())), self._clock())
             await asyncio.gather(self._close_tap(), self.call.continue_in_dialplan(fallback))
+            self.recorder.action(ContinueInDialplan(fallback), self._clock())
+            if self._conversation is not None:
+                self._conversation.left = True
         except Exception as exc:
             if is_gone(exc):
                 return

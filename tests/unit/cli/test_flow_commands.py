@@ -94,3 +94,16 @@ def test_init_writes_the_example_project_and_refuses_a_full_directory(tmp_path: 
 def test_test_flow_without_cases_says_where_they_go(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["test-flow", "switchboard-en", "--flows", str(FLOWS), "--grammars", str(GRAMMARS)]) == 2
     assert "flow 'switchboard-en' has no test cases: write" in capsys.readouterr().err
+
+
+def test_the_shipped_systemd_unit_is_valid(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    unit = (EXAMPLES_DIR / "speech-ivr.service").read_text()
+    assert "LoadCredential=ari_password:" in unit and "RestartPreventExitStatus=2 3" in unit
+    # verify it with an executable that exists here in place of the installed script
+    checked = tmp_path / "speech-ivr.service"
+    checked.write_text(unit.replace("/usr/local/bin/speech-ivr", str(shutil.which("true"))))
+    result = subprocess.run(["systemd-analyze", "verify", str(checked)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

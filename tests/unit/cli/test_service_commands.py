@@ -70,6 +70,7 @@ def test_run_stops_at_once_when_asterisk_refuses(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SPEECH_IVR_ARI_PASSWORD", SECRET)
+    monkeypatch.setenv("SPEECH_IVR_MONITOR_LISTEN", "127.0.0.1:0")
     caplog.set_level(logging.DEBUG)
     code = main(["run", "-v", "--ari-url", refusing_asterisk, *PROJECT])
     out, err = capsys.readouterr()
@@ -87,6 +88,7 @@ def test_run_with_a_config_file_that_does_not_exist(tmp_path: Path, capsys: pyte
 
 def test_run_with_an_unknown_default_flow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SPEECH_IVR_MONITOR_LISTEN", "127.0.0.1:0")
     # nobody listens on port 9: the app would retry, but the flow is wrong before that matters
     code = main(["run", "--ari-url", "http://127.0.0.1:9/", "--default-flow", "nope", *PROJECT])
     err = capsys.readouterr().err
