@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 from rich.console import Console
 from rich.table import Table
 
@@ -83,8 +84,15 @@ async def _call_the_ivr(
     calls.append(DemoCall("(presses 3)", None, "3", "billing"))
     console.print("loading the Korean model and connecting the app to ARI")
     async with serving(app), CallLab(info) as lab:
+        assert app.monitoring is not None and app.monitoring.url is not None
+        console.print(f"the app's metrics: curl {app.monitoring.url}metrics", markup=False)
         with console.status(f"placing {len(calls)} calls at once"):
-            return list(await asyncio.gather(*(_place(lab, info, call) for call in calls)))
+            results = list(await asyncio.gather(*(_place(lab, info, call) for call in calls)))
+        await asyncio.wait_for(app.idle(), 15)
+        async with aiohttp.ClientSession() as http, http.get(f"{app.monitoring.url}metrics") as response:
+            counted = [line for line in (await response.text()).splitlines() if line.startswith("ivr_calls_total")]
+        console.print("/metrics after the calls:\n  " + "\n  ".join(counted), markup=False, highlight=False)
+        return results
 
 
 async def _place(
