@@ -68,12 +68,13 @@ class SandboxInfo:
     def app_settings(self, **overrides: Any) -> Settings:
         """Settings that point the app at this instance's ARI (its metrics on a free port,
         so that apps of several sandboxes can run side by side)."""
-        return Settings(
-            ari_url=self.ari_url,
-            ari_user=self.ari_user,
-            ari_password=self.ari_password,
-            **({"monitor_listen": "127.0.0.1:0"} | overrides),
-        )
+        given = {
+            "ari_url": self.ari_url,
+            "ari_user": self.ari_user,
+            "ari_password": self.ari_password,
+            "monitor_listen": "127.0.0.1:0",
+        }
+        return Settings(**(given | overrides))
 
     @property
     def sounds_dir(self) -> Path:
