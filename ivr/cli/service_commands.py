@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         if info is None:
             raise CliError(f"sandbox {args.sandbox!r} is not running: speech-ivr sandbox up --name {args.sandbox}", Exit.UNAVAILABLE)
         overrides = info.app_settings().model_dump(include={"ari_url", "ari_user", "ari_password"})
-    settings = settings_of(args, ari_url=args.ari_url, default_flow=args.default_flow, **overrides)
+    settings = settings_of(args, **({"ari_url": args.ari_url, "default_flow": args.default_flow} | overrides))
     flows = project_flows(settings)
     for diagnostic in flows.diagnostics:
         print(diagnostic, file=sys.stderr)

@@ -7,6 +7,7 @@ counts. The real-time factor of the recognizer is the ratio of two counters:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -29,6 +30,8 @@ class Metrics:
         self.backlog = Gauge("ivr_decode_backlog_seconds", "Audio received but not yet decoded, for the call furthest behind", registry=registry)
         self.tap_failures = Counter("ivr_tap_failures", "Calls whose audio could not be heard, by transport", ["transport"], registry=registry)
         self.reconnects = Counter("ivr_ari_reconnects", "Connections to ARI made again after one was lost or failed", registry=registry)
+        self.tasks = Gauge("ivr_asyncio_tasks", "asyncio tasks of the app's event loop (a leak grows it)", registry=registry)
+        self.tasks.set_function(_task_count)
 
     def watch_backlog(self, backlogs: Callable[[], list[float]]) -> None:
         """Read the calls' decoder backlogs whenever the metrics are scraped."""
@@ -51,3 +54,10 @@ class Metrics:
     def exposition(self) -> bytes:
         """The metrics in Prometheus' text format."""
         return generate_latest(self.registry)
+
+
+def _task_count() -> int:
+    try:
+        return len(asyncio.all_tasks())
+    except RuntimeError:  # scraped from outside the loop (a test's direct call)
+        return 0

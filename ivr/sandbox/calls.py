@@ -234,6 +234,12 @@ class CallLab:
                 return channels, bridges
             await asyncio.sleep(POLL_INTERVAL)
 
+    def forget(self, call: PlacedCall) -> None:
+        """Let go of a finished call and the events about it (a long soak would otherwise
+        keep every event it saw)."""
+        self.events[:] = [event for event in self.events if not call.concerns(event.data)]
+        self.placed.remove(call)
+
     async def hangup(self, channel_id: str) -> None:
         """Hang up a channel; nothing happens when it is gone already."""
         try:
@@ -298,12 +304,12 @@ class PlacedCall:
     @property
     def events(self) -> list[Event]:
         """The observed events that concern either leg of this call, in order."""
-        return [seen.data for seen in self.lab.events if self._concerns(seen.data)]
+        return [seen.data for seen in self.lab.events if self.concerns(seen.data)]
 
     async def arrival(self, timeout: float = 30.0) -> Arrival:
         """Wait until the call reaches a destination context (`IvrArrived`)."""
         event = await self._wait_for(
-            lambda event: _is_user_event(event, "IvrArrived") and self._concerns(event),
+            lambda event: _is_user_event(event, "IvrArrived") and self.concerns(event),
             timeout,
             "arrive at a destination (IvrArrived)",
         )
@@ -347,7 +353,7 @@ class PlacedCall:
                 f"{self._summary()}"
             ) from None
 
-    def _concerns(self, event: Event) -> bool:
+    def concerns(self, event: Event) -> bool:
         return bool({self.id, self.other_id} & set(_channel_ids(event)))
 
     def _summary(self) -> str:
