@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     record_dir: Path | None = Field(
         default=None, description="save each caller's tapped audio there as a 16 kHz WAV file"
     )
+    record_keep_days: float | None = Field(
+        default=30, gt=0, description="delete recordings older than this; unset: keep them"
+    )
+    record_max_mb: float | None = Field(
+        default=1000, gt=0, description="delete the oldest recordings beyond this total; unset: no limit"
+    )
     decode_threads: int = Field(default=0, ge=0, description="recognizer threads; 0 = one per CPU")
     monitor_listen: str | None = Field(
         default="127.0.0.1:9464",

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import random
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -27,6 +28,7 @@ from ivr.flow.compiled import CompiledFlow
 from ivr.monitoring.endpoints import MonitoringServer, MonitoringUnavailable, Readiness
 from ivr.monitoring.metrics import Metrics
 from ivr.runtime.library import Catalog, FlowLibrary
+from ivr.runtime.retention import prune
 from ivr.settings import Settings
 from ivr.speech.models import ModelStore
 from ivr.telephony.ari import AriRefused, AriUnavailable, connect, is_gone
@@ -37,6 +39,7 @@ from ivr.telephony.tap import TapOpener, tap_opener
 
 log = logging.getLogger(__name__)
 
+PRUNE_INTERVAL = 60.0
 RECONNECT_FIRST = 0.5
 RECONNECT_CAP = 10.0
 
@@ -69,6 +72,8 @@ class SpeechIvrApp:
         )
         self._sessions: dict[str, CallSession] = {}
         self._closing = False
+        self._pruned = 0.0
+        self._background: set[asyncio.Task[object]] = set()
         self.metrics = Metrics()
         self.metrics.active.set_function(lambda: len(self._calls))
         self.metrics.watch_backlog(lambda: [s.backlog_seconds for s in self._sessions.values()])
@@ -237,6 +242,22 @@ class SpeechIvrApp:
             self.metrics.observe_call(
                 session.record, transport=self.settings.transport, decode_seconds=decode, audio_seconds=audio
             )
+        self._prune_recordings()
+
+    def _prune_recordings(self) -> None:
+        """Keep ``record_dir`` within its age and size limits (checked at most once a minute)."""
+        settings = self.settings
+        now = time.time()
+        if settings.record_dir is None or now - self._pruned < PRUNE_INTERVAL:
+            return
+        self._pruned = now
+        max_age = None if settings.record_keep_days is None else settings.record_keep_days * 86400
+        max_bytes = None if settings.record_max_mb is None else int(settings.record_max_mb * 1e6)
+        pruning = asyncio.create_task(
+            asyncio.to_thread(prune, settings.record_dir, now=now, max_age=max_age, max_bytes=max_bytes)
+        )
+        self._background.add(pruning)
+        pruning.add_done_callback(self._background.discard)
 
     def _track(self, channel_id: str, task: asyncio.Task[object]) -> None:
         self._calls[channel_id] = task

@@ -169,6 +169,8 @@ class CallSession:
         else:
             ended = "error"
         self.record = self.recorder.finish(self.engine.outcome, self._clock(), ended=ended)
+        if self._record_dir is not None:
+            self.record["recording"] = f"{self.call.id}.wav"  # in record_dir
         calls_log.info("call %s %s", self.call.name, ended, extra={"call": self.record})
 
     def _observe(self, action: Action) -> None:
