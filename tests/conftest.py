@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ivr.sandbox import CallLab, Sandbox, SandboxInfo
+from ivr.sandbox import CallLab, Sandbox, SandboxError, SandboxInfo
+from ivr.sandbox.wazo_module import MODULE, module_source
 from ivr.settings import Settings
 from ivr.speech.models import ModelStore
 from ivr.telephony.app import SpeechIvrApp
@@ -33,6 +34,30 @@ def sandbox() -> Iterator[SandboxInfo]:
     info = instance.up()
     yield info
     instance.down(purge=True)
+
+
+@pytest.fixture(scope="session")
+def wazo_sandbox() -> Iterator[SandboxInfo]:
+    """A real Asterisk 22 with Wazo's stream-channel module loaded (`res_ari_stream.so`, built
+    once from its source into a rootfs of its own, then cached). Without the source the tests
+    that need it fail with one line saying how to provide it: they are not skipped."""
+    if os.geteuid() != 0:
+        pytest.skip("the sandbox Asterisk needs root (it runs under chroot)")
+    try:
+        module_source()
+        missing = ""
+    except SandboxError as error:
+        missing = str(error)
+    if missing:  # failed outside the except: one line, no chained traceback
+        pytest.fail(missing, pytrace=False)
+    instance = Sandbox(f"pytest-wazo-{os.getpid()}", variant="wazo")
+    info = instance.up()
+    try:
+        if "Running" not in instance.cli(f"module show like {MODULE}"):
+            pytest.fail(f"{MODULE} is not running in {info.log_file}", pytrace=False)
+        yield info
+    finally:
+        instance.down(purge=True)
 
 
 @pytest.fixture(scope="session")

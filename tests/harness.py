@@ -7,6 +7,7 @@ import contextlib
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from ivr.flow import load_flows
 from ivr.project import EXAMPLES_DIR
@@ -44,13 +45,14 @@ async def running_app(
     flows_dir: Path,
     grammars_dir: Path,
     record_dir: Path | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[SpeechIvrApp]:
     """The Stasis app serving a sandbox until the block ends (keeping what each call heard
-    in ``record_dir``, as ``<IVR leg id>.wav``)."""
+    in ``record_dir``, as ``<IVR leg id>.wav``); ``overrides`` are further settings."""
     await asyncio.to_thread(install_prompts, info.sounds_dir, {**PROMPTS, **TEST_PROMPTS})
     settings = info.app_settings(
         flows_dir=flows_dir, grammars_dir=grammars_dir, default_flow="switchboard-ko",
-        record_dir=record_dir,
+        record_dir=record_dir, **overrides,
     )
     app = SpeechIvrApp(settings, load_flows(settings.flows_dir, settings.grammars_dir), models)
     async with serving(app) as app:

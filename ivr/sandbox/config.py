@@ -9,6 +9,7 @@ stay at the Debian paths, so every instance plays the same `sound:speech-ivr/...
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path, PurePosixPath
@@ -17,6 +18,8 @@ INSTANCES_DIR = PurePosixPath("/var/lib/speech-ivr/instances")
 SOUNDS_DIR = PurePosixPath("/usr/share/asterisk/sounds/speech-ivr")
 ARI_USER = "speech-ivr"
 HTTP_SESSION_LIMIT = 1000  # every media websocket is an HTTP session; Asterisk's default is 100
+DEFAULT_SIP_PORT = 5060  # Asterisk's own; `Sandbox.up` always passes the instance's port
+SIP_PORT_PLACEHOLDER = "@SIP_PORT@"
 
 # Per-instance directories, by their asterisk.conf key. The others (modules, sounds, keys, AGI,
 # /var/lib/asterisk) keep the compiled-in Debian defaults: shared, and read only at run time.
@@ -109,19 +112,44 @@ def render_ari_conf(user: str, password: str) -> str:
     )
 
 
+def render_pjsip_conf(template: str, sip_port: int) -> str:
+    """The `pjsip.conf` template with the instance's SIP port (UDP, on 127.0.0.1) in place."""
+    if SIP_PORT_PLACEHOLDER not in template:
+        raise ValueError(f"the pjsip.conf template has no {SIP_PORT_PLACEHOLDER}")
+    return template.replace(SIP_PORT_PLACEHOLDER, str(sip_port))
+
+
 def write_configs(
-    layout: InstanceLayout, *, http_port: int, ari_user: str, ari_password: str
+    layout: InstanceLayout,
+    *,
+    http_port: int,
+    ari_user: str,
+    ari_password: str,
+    sip_port: int = DEFAULT_SIP_PORT,
+    extra_modules: Sequence[str] = (),
 ) -> None:
-    """(Re)create the instance's directories and write its configuration files."""
+    """(Re)create the instance's directories and write its configuration files; a rootfs
+    variant's `extra_modules` (e.g. Wazo's `res_ari_stream.so`) are loaded too."""
     for sub in INSTANCE_DIRECTORIES.values():
         (layout.host_dir / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
     etc = layout.host_dir / "etc"
     for template in (resources.files(__package__) / "templates").iterdir():
-        if template.name.endswith(".conf"):
+        if template.name == "pjsip.conf":
+            write_private(etc / template.name, render_pjsip_conf(template.read_text(), sip_port))
+        elif template.name.endswith(".conf"):
             write_private(etc / template.name, template.read_text())
     write_private(etc / "asterisk.conf", render_asterisk_conf(layout))
     write_private(etc / "http.conf", render_http_conf(http_port))
     write_private(etc / "ari.conf", render_ari_conf(ari_user, ari_password))
+    if extra_modules:
+        modules_conf = etc / "modules.conf"
+        write_private(modules_conf, with_modules(modules_conf.read_text(), extra_modules))
+
+
+def with_modules(modules_conf: str, modules: Sequence[str]) -> str:
+    """`modules.conf` (`autoload = no`) with a `load =>` line for each of `modules` at its end."""
+    lines = "".join(f"load => {module}\n" for module in modules)
+    return f"{modules_conf.rstrip()}\n\n; --- this rootfs variant's own modules\n{lines}"
 
 
 def write_private(path: Path, text: str) -> None:

@@ -30,10 +30,13 @@ from ivr.settings import Settings
 
 from .config import ARI_USER, InstanceLayout, write_configs, write_private
 from .errors import SandboxError
-from .rootfs import Log, ensure_rootfs, require_root, rootfs_path, tail
+from .rootfs import PLAIN, Log, Variant, require_root, tail
+from .wazo_module import WAZO
 
 ASTERISK = "/usr/sbin/asterisk"
 READY_TIMEOUT = 30.0
+VARIANTS: dict[str, Variant] = {variant.name: variant for variant in (PLAIN, WAZO)}
+"""The rootfs an instance runs on: Debian's Asterisk, or with Wazo's stream-channel module."""
 READY_POLL_INTERVAL = 0.02
 STOP_GRACE = 10.0  # for `core stop now`, then again for SIGTERM
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -53,6 +56,9 @@ class SandboxInfo:
     ari_user: str
     ari_password: SecretStr
     pid: int
+    sip_port: int | None = None
+    """Asterisk's SIP (UDP) port on 127.0.0.1, for `ivr.sandbox.sip_caller`; None only for an
+    instance started by a version without SIP callers."""
 
     @property
     def ari_url(self) -> str:
@@ -99,6 +105,7 @@ class _State:
     ari_user: str
     ari_password: str = field(repr=False)
     pid: int | None
+    sip_port: int | None = None  # absent from the state of older versions
 
     @classmethod
     def load(cls, path: Path) -> _State | None:
@@ -119,14 +126,24 @@ class Sandbox:
     """
 
     def __init__(
-        self, name: str = "default", *, cache_dir: Path | None = None, http_port: int | None = None
+        self,
+        name: str = "default",
+        *,
+        cache_dir: Path | None = None,
+        http_port: int | None = None,
+        sip_port: int | None = None,
+        variant: str = PLAIN.name,
     ) -> None:
         if not NAME_PATTERN.fullmatch(name):
             raise SandboxError(f"bad sandbox name {name!r}: use letters, digits, '-', '_' and '.'")
         self.name = name
         self.cache_dir = cache_dir
         self.http_port = http_port
-        self._layout = InstanceLayout(rootfs_path(cache_dir), name)
+        self.sip_port = sip_port
+        if variant not in VARIANTS:
+            raise SandboxError(f"unknown sandbox variant {variant!r}: one of {sorted(VARIANTS)}")
+        self.variant = VARIANTS[variant]
+        self._layout = InstanceLayout(self.variant.path(cache_dir), name)
 
     def up(self, *, log: Log | None = None) -> SandboxInfo:
         """Start the instance (building the rootfs first if needed) and wait until ARI answers.
@@ -145,19 +162,23 @@ class Sandbox:
             return running
 
         layout = self._layout
-        ensure_rootfs(self.cache_dir, log=say)
+        self.variant.ensure(self.cache_dir, log=say)
         previous = _State.load(layout.state_file)
+        sip_port = self._choose_sip_port(previous)
         state = _State(
             http_port=self._choose_port(previous),
             ari_user=ARI_USER,
             ari_password=previous.ari_password if previous else secrets.token_urlsafe(18),
             pid=None,
+            sip_port=sip_port,
         )
         write_configs(
             layout,
             http_port=state.http_port,
             ari_user=state.ari_user,
             ari_password=state.ari_password,
+            sip_port=sip_port,
+            extra_modules=self.variant.modules,
         )
         layout.sounds_dir.mkdir(parents=True, exist_ok=True)
 
@@ -170,7 +191,10 @@ class Sandbox:
         except BaseException:
             _stop_asterisk(layout, info.pid)
             raise
-        say(f"Asterisk {self.name!r} is up: ARI {info.ari_url} (log: {info.log_file})")
+        say(
+            f"Asterisk {self.name!r} is up: ARI {info.ari_url}, SIP udp:127.0.0.1:{info.sip_port} "
+            f"(log: {info.log_file})"
+        )
         return info
 
     def down(self, *, purge: bool = False) -> None:
@@ -226,6 +250,19 @@ class Sandbox:
             return previous.http_port
         return _free_port()
 
+    def _choose_sip_port(self, previous: _State | None) -> int:
+        """Like `_choose_port`, for the SIP port (UDP)."""
+        if self.sip_port is not None:
+            if not _udp_port_is_free(self.sip_port):
+                raise SandboxError(
+                    f"UDP port {self.sip_port} is taken on 127.0.0.1: stop what listens there "
+                    "or choose another SIP port"
+                )
+            return self.sip_port
+        if previous and previous.sip_port is not None and _udp_port_is_free(previous.sip_port):
+            return previous.sip_port
+        return _free_udp_port()
+
 
 def _info(layout: InstanceLayout, state: _State) -> SandboxInfo:
     assert state.pid is not None
@@ -236,6 +273,7 @@ def _info(layout: InstanceLayout, state: _State) -> SandboxInfo:
         ari_user=state.ari_user,
         ari_password=SecretStr(state.ari_password),
         pid=state.pid,
+        sip_port=state.sip_port,
     )
 
 
@@ -364,6 +402,24 @@ def _port_is_free(port: int) -> bool:
 
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _udp_port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return False
+            raise
+    return True
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port

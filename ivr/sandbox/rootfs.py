@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from ivr.cache import default_cache_dir
 
@@ -18,12 +20,27 @@ MIRROR = "http://deb.debian.org/debian"
 MMDEBSTRAP_OPTIONS = [
     "--variant=apt",
     '--aptopt=Acquire::Check-Valid-Until "false"',
-    "--include=asterisk,asterisk-modules",
 ]
+PACKAGES = ("asterisk", "asterisk-modules")
 SUITE = "sid"  # the Debian suite that carries Asterisk 22
 LOG_TAIL_LINES = 30
 
 Log = Callable[[str], None]
+
+
+class EnsureRootfs(Protocol):
+    def __call__(self, cache_dir: Path | None = None, *, log: Log | None = None) -> Path: ...
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A kind of sandbox rootfs: where it is cached, what builds it (once), and the modules
+    its instances load beyond the template `modules.conf` (which has `autoload = no`)."""
+
+    name: str
+    path: Callable[[Path | None], Path]
+    ensure: EnsureRootfs
+    modules: tuple[str, ...] = ()
 
 
 def rootfs_path(cache_dir: Path | None = None) -> Path:
@@ -56,19 +73,33 @@ def ensure_rootfs(cache_dir: Path | None = None, *, log: Log | None = None) -> P
         return rootfs
     say = log or (lambda _message: None)
     require_root("building the Asterisk rootfs (mmdebstrap)")
-    _ensure_mmdebstrap(say)
+    partial = fresh_partial(rootfs, say)
+    build_log = rootfs.with_name(f"{rootfs.name}.build.log")
+    say(f"building the Asterisk 22 rootfs in {rootfs} (about a minute, log: {build_log})")
+    mmdebstrap(partial, PACKAGES, build_log, say)
+    partial.rename(rootfs)
+    say(f"rootfs ready: {rootfs}")
+    return rootfs
 
-    cache = rootfs.parent
-    partial = cache / f"{ROOTFS_NAME}.partial"
-    build_log = cache / f"{ROOTFS_NAME}.build.log"
+
+def fresh_partial(rootfs: Path, say: Log) -> Path:
+    """`<rootfs>.partial`, where a build goes before it is renamed into place: emptied of any
+    unfinished build, its cache directory created."""
+    partial = rootfs.with_name(f"{rootfs.name}.partial")
     if partial.exists():
         say(f"removing the unfinished build {partial}")
         shutil.rmtree(partial)
-    cache.mkdir(parents=True, exist_ok=True)
-    say(f"building the Asterisk 22 rootfs in {rootfs} (about a minute, log: {build_log})")
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    return partial
+
+
+def mmdebstrap(target: Path, packages: Sequence[str], build_log: Path, say: Log) -> None:
+    """Build a Debian sid rootfs with `packages` in `target` (which must not exist yet)."""
+    _ensure_mmdebstrap(say)
+    include = f"--include={','.join(packages)}"
     with build_log.open("wb") as out:
         result = subprocess.run(
-            ["mmdebstrap", *MMDEBSTRAP_OPTIONS, SUITE, str(partial), MIRROR],
+            ["mmdebstrap", *MMDEBSTRAP_OPTIONS, include, SUITE, str(target), MIRROR],
             check=False,
             stdin=subprocess.DEVNULL,
             stdout=out,
@@ -79,9 +110,10 @@ def ensure_rootfs(cache_dir: Path | None = None, *, log: Log | None = None) -> P
             f"mmdebstrap failed (exit {result.returncode}); the end of {build_log}:\n"
             f"{tail(build_log)}"
         )
-    partial.rename(rootfs)
-    say(f"rootfs ready: {rootfs}")
-    return rootfs
+
+
+PLAIN = Variant("plain", rootfs_path, ensure_rootfs)
+"""Debian's Asterisk 22 as packaged: what the demo and most tests run on."""
 
 
 def _ensure_mmdebstrap(say: Log) -> None:

@@ -1,4 +1,11 @@
-"""The stream-channel double on the real sandbox Asterisk: each rule it reproduces, on the wire."""
+"""The stream-channel double on the real sandbox Asterisk, and the real module it stands in
+for (Wazo's ``res_ari_stream.so`` in the Wazo sandbox): each rule the double reproduces, on the
+wire, from both (``server``: ``double`` and ``module``).
+
+What only the double does runs on the double only (``double_only``): the record of what a
+client did wrong, ``kill``, its rule for a channel outside Stasis, and the client-first close,
+which would freeze the real module's call and Asterisk's shutdown.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +34,26 @@ TONE_RMS = 8192 / np.sqrt(2)  # the tone file's level: a sine of amplitude 8192
 FRAME = 640
 QUIET = 0.5  # seconds without a frame that end a burst of audio
 CLOSE_WITHIN = 0.05  # seconds between StasisEnd and the stream's close
+SERVERS = ["double", "module"]
+double_only = pytest.mark.parametrize("stream_server", ["double"], indirect=True)
+"""For a test of what only the double does: it runs on the double, not on the module."""
+module_only = pytest.mark.parametrize("stream_server", ["module"], indirect=True)
+"""For what the module does and the double does not (yet): it runs on the module only."""
+
+
+@dataclass(frozen=True)
+class StreamServer:
+    """A stream-channel server and the Asterisk whose calls it streams: the double on the plain
+    sandbox, or the real module (``double`` None) in the Wazo sandbox."""
+
+    info: SandboxInfo
+    url: str
+    double: StreamChannelDouble | None = None
+
+    @property
+    def violations(self) -> list[str]:
+        """What a client did that the module would not survive (only the double keeps count)."""
+        return self.double.violations if self.double is not None else []
 
 
 @dataclass(frozen=True)
@@ -110,11 +137,14 @@ class HoldingApp:
             await self._started[call_id].wait()
         return HeldCall(call_id, channel["name"], f"{call_id}-caller")
 
-    async def continue_in_dialplan(self, call: HeldCall) -> None:
+    async def continue_in_dialplan(
+        self, call: HeldCall, context: str = "ivr-dest", extension: str = "sales"
+    ) -> None:
+        """Send the call on (by default to ivr-dest, which reports it and hangs up at once)."""
         await self._ari(
             "POST",
             f"channels/{call.id}/continue",
-            params={"context": "ivr-dest", "extension": "sales", "priority": "1"},
+            params={"context": context, "extension": extension, "priority": "1"},
         )
 
     async def hang_up(self, call: HeldCall) -> None:
@@ -176,10 +206,12 @@ async def receive(stream: ClientConnection, *, until_quiet: float | None = None)
         received.frames.append((time.time(), message))
 
 
-async def connect(double: StreamChannelDouble, channel: str | None) -> ClientConnection:
+async def connect(
+    server: StreamServer | StreamChannelDouble, channel: str | None
+) -> ClientConnection:
     """Connect the way a client of the real module must: subprotocol, header, no pings."""
     return await websockets.connect(
-        double.url,
+        server.url,
         subprotocols=[websockets.Subprotocol("stream-channel")],
         additional_headers={} if channel is None else {"Channel-ID": channel},
         ping_interval=None,
@@ -211,50 +243,73 @@ async def double_channels(lab: CallLab) -> list[str]:
     return [channel["id"] for channel in await lab.channels() if DOUBLE_APP in channel["id"]]
 
 
-@pytest.fixture(scope="module")
-def tone(sandbox: SandboxInfo) -> str:
+@pytest.fixture(params=SERVERS)
+def stream_server(request: pytest.FixtureRequest) -> StreamServer:
+    """The double or the module, by the test's parameter; each Asterisk starts only when a
+    test needs it (the module's rootfs is built on first use)."""
+    if request.param == "double":
+        double: StreamChannelDouble = request.getfixturevalue("stream_channel_double")
+        return StreamServer(double.info, double.url, double)
+    info: SandboxInfo = request.getfixturevalue("wazo_sandbox")
+    return StreamServer(info, f"ws://127.0.0.1:{info.http_port}/ws")
+
+
+@pytest.fixture
+async def lab(stream_server: StreamServer) -> AsyncIterator[CallLab]:
+    """Calls on the server's Asterisk (the conftest's lab is on the plain sandbox)."""
+    async with CallLab(stream_server.info) as lab:
+        yield lab
+
+
+@pytest.fixture
+def tone(stream_server: StreamServer) -> str:
     """One second of 440 Hz at 16 kHz (`.sln16`), as a media name."""
-    directory = sandbox.sounds_dir / "test"
+    sounds_dir = stream_server.info.sounds_dir
+    directory = sounds_dir / "test"
     directory.mkdir(parents=True, exist_ok=True)
     t = np.arange(16000) / 16000
     samples = np.round(8192 * np.sin(2 * np.pi * 440 * t)).astype("<i2")
     samples.tofile(directory / "tone-440.sln16")
-    return f"{sandbox.sounds_dir.name}/test/tone-440"
+    return f"{sounds_dir.name}/test/tone-440"
 
 
 @pytest.fixture
-async def app(sandbox: SandboxInfo) -> AsyncIterator[HoldingApp]:
-    async with HoldingApp(sandbox) as holding:
+async def app(stream_server: StreamServer) -> AsyncIterator[HoldingApp]:
+    async with HoldingApp(stream_server.info) as holding:
         yield holding
 
 
 @pytest.fixture
-async def double(
-    stream_channel_double: StreamChannelDouble,
-    lab: CallLab,
-) -> AsyncIterator[StreamChannelDouble]:
-    """The session's double, checked to leave nothing behind; tests that provoke violations
-    assert and clear them."""
-    stream_channel_double.violations.clear()
-    yield stream_channel_double
-    assert stream_channel_double.violations == []
+async def server(stream_server: StreamServer, lab: CallLab) -> AsyncIterator[StreamServer]:
+    """The server, checked to leave nothing behind; tests that provoke violations of the
+    double assert and clear them."""
+    stream_server.violations.clear()
+    yield stream_server
+    assert stream_server.violations == []
     assert await lab.wait_idle() == ([], [])
 
 
-async def test_upgrade_needs_the_subprotocol(double: StreamChannelDouble) -> None:
+@pytest.fixture
+def double(server: StreamServer) -> StreamChannelDouble:
+    """The double itself, for the tests of what only it does (marked ``double_only``)."""
+    assert server.double is not None, "a test of the double alone must be marked double_only"
+    return server.double
+
+
+async def test_upgrade_needs_the_subprotocol(server: StreamServer) -> None:
     for subprotocols in (None, [websockets.Subprotocol("media")]):
         with pytest.raises(websockets.InvalidStatus) as refused:
             await websockets.connect(
-                double.url, subprotocols=subprotocols, additional_headers={"Channel-ID": "x"}
+                server.url, subprotocols=subprotocols, additional_headers={"Channel-ID": "x"}
             )
         assert refused.value.response.status_code == 400
 
 
 @pytest.mark.parametrize("channel", [None, "", "1234567890.999", "Local/nobody@nowhere-1;1"])
 async def test_unknown_or_missing_channel_is_closed_at_once(
-    double: StreamChannelDouble, channel: str | None
+    server: StreamServer, channel: str | None
 ) -> None:
-    stream = await connect(double, channel)
+    stream = await connect(server, channel)
     opened = time.time()
     assert stream.subprotocol == "stream-channel"
     received = await receive(stream)
@@ -265,6 +320,7 @@ async def test_unknown_or_missing_channel_is_closed_at_once(
     assert received.closed_at is not None and received.closed_at - opened < 0.05
 
 
+@double_only  # the double's own rule: the module would stream the channel (no Stasis check)
 async def test_channel_outside_stasis_counts_as_unknown(
     double: StreamChannelDouble, app: HoldingApp
 ) -> None:
@@ -276,11 +332,11 @@ async def test_channel_outside_stasis_counts_as_unknown(
 
 
 async def test_ulaw_call_streams_what_the_caller_says(
-    double: StreamChannelDouble, app: HoldingApp, lab: CallLab, tone: str
+    server: StreamServer, app: HoldingApp, lab: CallLab, tone: str
 ) -> None:
     call = await app.call(speech=tone, formats="ulaw", delay=1.0)
     # Two streams on one channel work, one asking by ARI id, the other by channel name.
-    by_id, by_name = await connect(double, call.id), await connect(double, call.name)
+    by_id, by_name = await connect(server, call.id), await connect(server, call.name)
     tone_bursts = await asyncio.gather(
         receive(by_id, until_quiet=QUIET), receive(by_name, until_quiet=QUIET)
     )
@@ -299,7 +355,8 @@ async def test_ulaw_call_streams_what_the_caller_says(
         assert smoothness(samples) < 0.25  # little-endian; byte-swapped it would be ~1.5
 
     # Nothing either while the caller holds the line in Wait() after the tone, then the
-    # stream closes as the call leaves Stasis.
+    # stream closes as the call leaves Stasis (into ivr-dest, which hangs up at once: the
+    # module ends a stream at hangup, see the test after next).
     await asyncio.sleep(0.5)
     await app.continue_in_dialplan(call)
     endings = await asyncio.gather(receive(by_id), receive(by_name))
@@ -313,10 +370,10 @@ async def test_ulaw_call_streams_what_the_caller_says(
 
 
 async def test_slin16_call_gets_no_frames(
-    double: StreamChannelDouble, app: HoldingApp, lab: CallLab, tone: str
+    server: StreamServer, app: HoldingApp, lab: CallLab, tone: str
 ) -> None:
     call = await app.call(speech=tone, formats="slin16", delay=0.3)
-    stream = await connect(double, call.id)
+    stream = await connect(server, call.id)
     listening = asyncio.create_task(receive(stream))
     _, speech_end = await speech_times(lab, call)
     await asyncio.sleep(max(0.0, speech_end + 0.3 - time.time()))
@@ -330,11 +387,33 @@ async def test_slin16_call_gets_no_frames(
     assert abs(received.closed_at - await app.stasis_end(call)) < CLOSE_WITHIN
 
 
+@module_only  # the double closes at StasisEnd (it watches STASISSTATUS)
+async def test_the_stream_outlives_stasis_until_the_channel_hangs_up(
+    server: StreamServer, app: HoldingApp, lab: CallLab, tone: str
+) -> None:
+    # The module ends a stream when its framehook goes, with the channel. A call sent on into
+    # a dialplan that keeps it (here the caller's own part, which holds the line) goes on
+    # streaming what it hears: the tone that the other leg plays after the call left Stasis.
+    call = await app.call(speech=tone, delay=1.5, hold=10)
+    listening = asyncio.create_task(receive(await connect(server, call.id)))
+    await app.continue_in_dialplan(call, context="caller", extension="s")
+    left = await app.stasis_end(call)
+    _, speech_end = await speech_times(lab, call)
+    await asyncio.sleep(max(0.0, speech_end + 0.5 - time.time()))
+    assert not listening.done()
+    await app.hang_up(call)
+    hung_up = time.time()
+    received = await listening
+    assert 48 <= len([at for at, _ in received.frames if at > left]) <= 52
+    assert isinstance(received.closed, websockets.ConnectionClosedOK)
+    assert received.closed_at is not None and received.closed_at - hung_up < CLOSE_WITHIN
+
+
 async def test_closes_when_the_caller_hangs_up(
-    double: StreamChannelDouble, app: HoldingApp, tone: str
+    server: StreamServer, app: HoldingApp, tone: str
 ) -> None:
     call = await app.call(speech=tone, delay=0.3, hold=0.5)
-    received = await receive(await connect(double, call.id))
+    received = await receive(await connect(server, call.id))
     assert 48 <= len(received.frames) <= 52
     assert isinstance(received.closed, websockets.ConnectionClosedOK)
     assert received.closed.rcvd is not None and received.closed.rcvd.code == 1000
@@ -343,19 +422,21 @@ async def test_closes_when_the_caller_hangs_up(
 
 
 async def test_pings_go_unanswered_and_are_recorded(
-    double: StreamChannelDouble, app: HoldingApp
+    server: StreamServer, app: HoldingApp
 ) -> None:
     call = await app.call()
-    stream = await connect(double, call.id)
+    stream = await connect(server, call.id)
     pong = await stream.ping()
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(pong, 0.5)
-    assert len(double.violations) == 1 and "ping" in double.violations[0]
-    double.violations.clear()
+    if server.double is not None:  # the module has no record of it
+        assert len(server.violations) == 1 and "ping" in server.violations[0]
+        server.violations.clear()
     await app.hang_up(call)
     assert isinstance((await receive(stream)).closed, websockets.ConnectionClosedOK)
 
 
+@double_only  # under the module this freezes the call and Asterisk's shutdown
 @pytest.mark.parametrize("how", ["close", "drop"])
 async def test_client_ending_the_stream_first_is_recorded(
     double: StreamChannelDouble, app: HoldingApp, lab: CallLab, tone: str, how: str
@@ -378,6 +459,7 @@ async def test_client_ending_the_stream_first_is_recorded(
     await app.hang_up(call)
 
 
+@double_only  # nothing makes the module drop a stream while the call goes on
 async def test_kill_drops_the_connection_mid_call(
     double: StreamChannelDouble, app: HoldingApp, lab: CallLab, tone: str
 ) -> None:
