@@ -1,10 +1,13 @@
 """Read a YAML file safely and remember where each of its nodes came from.
 
 Admins write these files by hand, so every problem becomes a :class:`Diagnostic` at a line
-and column, never a traceback. Reading is bounded: a file over :data:`MAX_FILE_BYTES` is
-refused, and so is a document whose anchors and aliases expand to more than
-:data:`MAX_NODES` nodes (the "billion laughs" attack: each alias repeats the whole node it
-refers to, so a few lines can stand for billions of nodes).
+and column, never a traceback. Reading is bounded in time and memory: a file over
+:data:`MAX_FILE_BYTES` is refused before parsing; while parsing, a file that writes more
+than :data:`MAX_WRITTEN_NODES` nodes (PyYAML is pure Python here: about 30 us and 500 bytes
+per node) or nests deeper than :data:`MAX_DEPTH` is refused at the node that crosses the
+line; and so is a document whose anchors and aliases expand to more than :data:`MAX_NODES`
+nodes (the "billion laughs" attack: each alias repeats the whole node it refers to, so a
+few lines can stand for billions of nodes). The shipped flows have about 200 nodes, 7 deep.
 
 Plain scalars follow YAML 1.2 where YAML 1.1 surprises people: only ``true`` and ``false``
 are booleans (``yes``, ``no``, ``on`` and ``off`` stay text, so they can name intents or a
@@ -19,6 +22,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
+from typing import ClassVar
 
 import yaml
 
@@ -26,6 +30,13 @@ from ivr.flow.diagnostics import Diagnostic, FlowLoadError
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_NODES = 100_000
+"""Nodes a document may expand to, aliases repeating what they name."""
+MAX_WRITTEN_NODES = 50_000
+"""Nodes (keys, values and aliases) a file may write: a flat 1 MiB file could otherwise
+hold 500,000, taking 20 s and 300 MB to parse before ``MAX_NODES`` is even checked."""
+MAX_DEPTH = 64
+"""Nesting levels; past this PyYAML's recursion would fail, and its scanner slows down with
+the square of the depth."""
 
 NodePath = tuple[Hashable, ...]
 """Keys and list indexes from the document root, e.g. ``("menus", "main", "routes")``."""
@@ -37,15 +48,41 @@ _INT_TAG = "tag:yaml.org,2002:int"
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_SCALAR_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "timestamp")
+)
+"""Scalars a flow can hold (``!!binary``, ``!!python/...`` and the like are refused)."""
 
 
 class SourceLoader(yaml.SafeLoader):
-    """A ``SafeLoader`` that reads booleans and integers the YAML 1.2 way."""
+    """A ``SafeLoader`` that reads booleans and integers the YAML 1.2 way, and stops composing
+    a file that writes too many nodes or nests too deeply (see the module docstring)."""
 
-    yaml_implicit_resolvers = {
+    yaml_implicit_resolvers: ClassVar[dict[str, list[tuple[str, re.Pattern[str]]]]] = {
         first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_BOOL_TAG, _INT_TAG)]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._composed = 0
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
+        mark = self.peek_event().start_mark
+        self._composed += 1
+        if self._composed > MAX_WRITTEN_NODES:
+            raise _Problem(
+                f"the file has more than {MAX_WRITTEN_NODES} nodes (keys, values and aliases)",
+                mark,
+            )
+        if self._depth >= MAX_DEPTH:
+            raise _Problem(f"the document is nested more than {MAX_DEPTH} levels deep", mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        finally:
+            self._depth -= 1
 
 
 SourceLoader.add_implicit_resolver(
@@ -159,7 +196,7 @@ class _Builder:
             )
         self.positions[path] = position
         if isinstance(node, yaml.ScalarNode):
-            return self._loader.construct_object(node)
+            return self._scalar(node)
         if id(node) in self._open:
             raise _Problem("an alias refers to a node that contains it", node.start_mark)
         if node.tag not in (_MAP_TAG, _SEQ_TAG):
@@ -175,6 +212,20 @@ class _Builder:
         self._open.remove(id(node))
         return data
 
+    def _scalar(self, node: yaml.ScalarNode) -> object:
+        if node.tag not in _SCALAR_TAGS:
+            raise _Problem(f"unsupported tag {node.tag!r}", node.start_mark)
+        try:
+            return self._loader.construct_object(node)
+        except (ValueError, TypeError, AttributeError) as error:
+            # PyYAML's constructors fail like this on an int of over 4300 digits, a date like
+            # 2024-13-45 or an explicit `!!timestamp 1`.
+            kind = node.tag.rpartition(":")[2]
+            why = str(error).partition(";")[0] if isinstance(error, ValueError) else "malformed"
+            raise _Problem(
+                f"cannot read this {kind}: {why} (quote it to keep it as text)", node.start_mark
+            ) from None
+
     def _mapping(self, node: yaml.MappingNode, path: NodePath) -> dict[Hashable, object]:
         mapping: dict[Hashable, object] = {}
         key_marks: dict[Hashable, yaml.Mark] = {}
@@ -186,7 +237,7 @@ class _Builder:
                 )
             if not isinstance(key_node, yaml.ScalarNode):
                 raise _Problem("a key must be a single value", key_node.start_mark)
-            key = self._loader.construct_object(key_node)
+            key = self._scalar(key_node)
             if key in key_marks:
                 raise _Problem(
                     f"duplicate key {key!r} (first defined on line {key_marks[key].line + 1})",

@@ -75,6 +75,7 @@ class AudioSocketDecoder:
     def __init__(self, max_payload: int = DEFAULT_MAX_PAYLOAD) -> None:
         self.max_payload = max_payload
         self._buffer = bytearray()
+        self._broken: ValueError | None = None
 
     @property
     def buffered(self) -> int:
@@ -85,18 +86,25 @@ class AudioSocketDecoder:
         """The messages completed by `data` (none, one or several), in order.
 
         Raises `ValueError` for a length above `max_payload`: the stream is out of step or not
-        AudioSocket, and nothing after that point can be trusted.
+        AudioSocket, and nothing after that point can be trusted. The messages complete before
+        that point are returned first: the error is raised by the next call, and every later one.
         """
+        if self._broken is not None:
+            raise self._broken
         self._buffer += data
-        messages = []
+        messages: list[Message] = []
         offset = 0
         while len(self._buffer) - offset >= _HEADER.size:
             kind, length = _HEADER.unpack_from(self._buffer, offset)
             if length > self.max_payload:
-                raise ValueError(
+                self._broken = ValueError(
                     f"AudioSocket message of kind 0x{kind:02x} claims {length} bytes, more than "
                     f"the {self.max_payload} accepted: the stream is out of step"
                 )
+                self._buffer.clear()
+                if not messages:
+                    raise self._broken
+                return messages
             end = offset + _HEADER.size + length
             if len(self._buffer) < end:
                 break

@@ -12,6 +12,21 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+EVENTS = frozenset(
+    {
+        "MEDIA_START",
+        "MEDIA_XOFF",
+        "MEDIA_XON",
+        "QUEUE_DRAINED",
+        "MEDIA_BUFFERING_COMPLETED",
+        "MEDIA_MARK_PROCESSED",
+        "DTMF_END",
+        "STATUS",
+        "ERROR",
+    }
+)
+"""The events chan_websocket sends (from the module's source); anything else is not its."""
+
 
 @dataclass(frozen=True)
 class ControlMessage:
@@ -20,12 +35,13 @@ class ControlMessage:
 
 
 def parse_control(text: str) -> ControlMessage:
-    """Parse one text frame, in either format. Unknown shapes come back as their first word."""
+    """Parse one text frame, in either format. Unknown shapes come back as their first word,
+    JSON that does not parse (nested too deeply for Python too) as ``INVALID``; never raises."""
     stripped = text.strip()
     if stripped.startswith(("{", "[")):
         try:
             data = json.loads(stripped)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             return ControlMessage("INVALID", {"text": text})
         if isinstance(data, dict):
             event = str(data.pop("event", "UNKNOWN"))

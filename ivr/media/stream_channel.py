@@ -15,6 +15,13 @@ module built from its source), and what this client does:
 - an unknown channel is accepted and closed at once with code 1000, exactly like a call
   that ended: when the stream closes, the channel is looked up before the close is
   trusted as a hangup.
+
+What else the socket may carry (``ivr.media.guard``): text frames (the module sends none),
+binary frames of an odd length or faster than real time are dropped, frames longer than
+``LONG_FRAME`` are used but noticed; each cause is logged once. Frames wait for the tap's
+reader in a ``Backlog`` of at most 10 s of audio. A frame over ``MAX_FRAME`` makes the
+websockets library fail the connection (code 1009): the one client close this module
+cannot rule out, and only for a server that is not the module (it sends 640 bytes).
 """
 
 from __future__ import annotations
@@ -27,11 +34,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from ivr.audio import TapError
+from ivr.audio import FRAME_BYTES, TapError
+from ivr.media.guard import Backlog, TapGuard
 
 log = logging.getLogger(__name__)
 
 MAX_FRAME = 64 * 1024
+LONG_FRAME = 5 * FRAME_BYTES
+"""100 ms: the module sends 20 ms frames."""
 END_TIMEOUT = 10.0
 """How long ``close()`` waits for the module to end the stream once the call is leaving."""
 
@@ -40,17 +50,31 @@ class StreamChannelTap:
     continuous = False
     """Frames stop when no audio reaches the channel: a quiet stream is not a broken one."""
 
-    def __init__(self, connection: ClientConnection, still_here: Callable[[], Awaitable[bool]]) -> None:
+    def __init__(
+        self,
+        connection: ClientConnection,
+        still_here: Callable[[], Awaitable[bool]],
+        *,
+        call: str | None = None,
+    ) -> None:
         self._connection = connection
         self._still_here = still_here
-        self._frames: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._frames = Backlog()
         self._closed = False
+        self._failure: str | None = None
+        self.guard = TapGuard("stream-channel", call)
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
     async def open(
-        cls, url: str, channel_id: str, *, still_here: Callable[[], Awaitable[bool]]
+        cls,
+        url: str,
+        channel_id: str,
+        *,
+        still_here: Callable[[], Awaitable[bool]],
+        call: str | None = None,
     ) -> StreamChannelTap:
+        """Stream ``channel_id``; ``call`` names the call in log lines (the channel id if unset)."""
         connection = await websockets.connect(
             url,
             subprotocols=[websockets.Subprotocol("stream-channel")],
@@ -59,18 +83,26 @@ class StreamChannelTap:
             max_size=MAX_FRAME,
             open_timeout=5,
         )
-        return cls(connection, still_here)
+        return cls(connection, still_here, call=call or channel_id)
 
     async def _read(self) -> None:
         """Read every frame, always: a reader that stops would never see the module's close."""
+        guard = self.guard
         try:
             async for message in self._connection:
-                if isinstance(message, bytes) and not self._closed:
-                    self._frames.put_nowait(message)
+                if self._closed:
+                    continue
+                if not isinstance(message, bytes):
+                    guard.drop("text frames (the module sends only audio)", message)
+                    continue
+                if len(message) > LONG_FRAME:
+                    guard.notice(f"frames longer than {LONG_FRAME} bytes", f"{len(message)} bytes")
+                if guard.admit(message) and not self._frames.put(message):
+                    guard.drop("frames beyond a full backlog", f"{self._frames.size} bytes waiting")
         except websockets.ConnectionClosedError as exc:
-            log.warning("stream-channel closed abnormally: %s", exc)
+            self._failure = f"the stream-channel websocket failed: {exc}"
         finally:
-            self._frames.put_nowait(None)
+            self._frames.close()
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         while (frame := await self._frames.get()) is not None:
@@ -82,7 +114,9 @@ class StreamChannelTap:
         except Exception as exc:
             raise TapError(f"stream-channel closed the stream; the call could not be looked up: {exc!r}") from exc
         if still_here:
-            raise TapError("stream-channel closed the stream while the call is still in Stasis")
+            raise TapError(self._failure or "stream-channel closed the stream while the call is still in Stasis")
+        if self._failure is not None:
+            log.info("%s: %s as the call left", self.guard.label, self._failure)
 
     async def close(self) -> None:
         """Stop using the frames and wait for the module to end the stream (never close it)."""
@@ -92,8 +126,12 @@ class StreamChannelTap:
         except TimeoutError:
             # The call should have left long ago; drop the connection without a close
             # handshake rather than keep it forever.
-            log.error("stream-channel did not end its stream %.0f s after the call left", END_TIMEOUT)
+            log.error(
+                "%s: stream-channel did not end its stream %.0f s after the call left",
+                self.guard.label, END_TIMEOUT,
+            )
             self._connection.transport.abort()
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
+        self.guard.report()

@@ -1,4 +1,13 @@
-"""Call control of one caller channel over ARI, and its events turned into dialog events."""
+"""Call control of one caller channel over ARI, and its events turned into dialog events.
+
+What reaches Asterisk from here is built only from ids (the channel's, our playbacks') and
+from the flow's YAML (media, destinations, variable names): the only caller input that
+leaves the app is in channel variable *values* (``IVR_TRANSCRIPT``: what was heard or keyed;
+``IVR_FLOW`` of a call turned away: the dialplan's app argument), and every value goes
+through ``variable_value`` first. Asterisk stores a value as it is and never evaluates it
+again, but a dialplan that uses it in an application's arguments should still quote it
+(``${QUOTE(${IVR_TRANSCRIPT})}`` or ``${FILTER(...)}``).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +26,21 @@ log = logging.getLogger(__name__)
 
 STOP_TIMEOUT = 2.0
 """How long to wait for Asterisk to confirm a stopped prompt before going on anyway."""
+MAX_VARIABLE_LENGTH = 256
+"""Characters of a channel variable's value the app sets; the rest is cut off."""
+DTMF_DIGITS = frozenset("0123456789*#ABCD")
+"""The keys a ``ChannelDtmfReceived`` can carry; any other "digit" is dropped."""
+
+
+def variable_value(value: object) -> str:
+    """A channel variable's value as the app sets it: one line of printable text, at most
+    ``MAX_VARIABLE_LENGTH`` characters, so that nothing heard or keyed can break a dialplan
+    line, a CDR field or a log line. Each run of white space or of characters that are not
+    printable (control characters, newlines, tabs, format characters, unassigned code
+    points, line and paragraph separators) becomes one space, and the ends are trimmed;
+    printable text, Korean and punctuation included, is kept as it is."""
+    text = "".join(char if char.isprintable() else " " for char in str(value))
+    return " ".join(text.split())[:MAX_VARIABLE_LENGTH].rstrip()
 
 
 class AriCall:
@@ -30,7 +54,7 @@ class AriCall:
     ) -> None:
         self.client = client
         self.id: str = channel["id"]
-        self.name: str = channel.get("name", self.id)
+        self.name: str = str(channel.get("name") or self.id)
         self.gone = asyncio.Event()
         self._router = router
         self._emit = emit
@@ -41,15 +65,24 @@ class AriCall:
         self._router.unsubscribe(self.id)
 
     def _on_event(self, event: AriEvent) -> None:
+        """An event about this channel; one that lacks what its type needs is logged and dropped."""
         kind = event.get("type")
         if kind == "PlaybackFinished":
-            playback_id = event["playback"]["id"]
+            playback = event.get("playback")
+            playback_id = playback.get("id") if isinstance(playback, dict) else None
+            if not isinstance(playback_id, str):
+                log.warning("%s: ignoring a PlaybackFinished without a playback id", self.name)
+                return
             finished = self._playing.pop(playback_id, None)
             if finished is not None and not finished.done():
                 finished.set_result(None)
             self._emit(PromptFinished(playback_id))
         elif kind == "ChannelDtmfReceived":
-            self._emit(KeyPressed(event["digit"]))
+            digit = event.get("digit")
+            if not (isinstance(digit, str) and digit in DTMF_DIGITS):
+                log.warning("%s: ignoring a DTMF event with digit %.20r", self.name, digit)
+                return
+            self._emit(KeyPressed(digit))
         elif kind == "StasisEnd":
             self.gone.set()
             self._emit(CallerHungUp())
@@ -86,10 +119,16 @@ class AriCall:
             await self.stop_prompt(playback_id)
 
     async def set_variables(self, variables: Mapping[str, str]) -> None:
+        """Set channel variables; every value goes through ``variable_value`` (the one place
+        where what the app writes into the channel is made safe)."""
+        safe = {name: variable_value(value) for name, value in variables.items()}
+        cut = [name for name, value in safe.items() if len(value) == MAX_VARIABLE_LENGTH]
+        if cut:
+            log.info("%s: %s cut to %d characters", self.name, ", ".join(cut), MAX_VARIABLE_LENGTH)
         try:
-            await self.client.channels.setChannelVars(channelId=self.id, variables=dict(variables))
+            await self.client.channels.setChannelVars(channelId=self.id, variables=safe)
         except AttributeError:  # an Asterisk older than 22.10 / 20.20 sets them one by one
-            for name, value in variables.items():
+            for name, value in safe.items():
                 await self.client.channels.setChannelVar(channelId=self.id, variable=name, value=value)
 
     async def continue_in_dialplan(self, destination: Destination) -> None:

@@ -26,7 +26,7 @@ from ivr.dialog.engine import DialogEngine, Outcome, Result
 from ivr.dialog.events import Event, TapFailed, Tick
 from ivr.flow.compiled import CompiledFlow
 from ivr.flow.model import Destination
-from ivr.media.recording import RecordingTap
+from ivr.media.recording import RecordingTap, recording_path
 from ivr.runtime.call_record import CallRecorder
 from ivr.runtime.conversation import Conversation
 from ivr.runtime.listener import Listener, RecognizerError
@@ -137,7 +137,7 @@ class CallSession:
         try:
             self._tap = await self._open_tap()
             if self._record_dir is not None:
-                self._tap = RecordingTap(self._tap, self._record_dir / f"{self.call.id}.wav")
+                self._tap = RecordingTap(self._tap, recording_path(self._record_dir, self.call.id))
         except Exception as exc:
             log.error("%s: no audio: %s", self.call.name, exc)
             self.inbox.put_nowait(TapFailed(str(exc)))

@@ -138,11 +138,11 @@ def tap_opener(settings: Settings, client: aioari.Client, router: EventRouter) -
                 except OSError as exc:
                     raise TapError(f"could not stream {caller_id}: {exc!r}") from exc
             case "websocket":
-                endpoint = WebsocketEndpoint(settings.media_url)
+                endpoint = WebsocketEndpoint(settings.media_url, call=caller_id)
             case "rtp":
-                endpoint = await RtpEndpoint.bind(settings.media_host)
+                endpoint = await RtpEndpoint.bind(settings.media_host, call=caller_id)
             case "audiosocket":
-                endpoint = await AudioSocketEndpoint.listen(settings.media_host)
+                endpoint = await AudioSocketEndpoint.listen(settings.media_host, call=caller_id)
         return await ExternalMediaTap.open(client, router, app=settings.app, caller_id=caller_id, endpoint=endpoint)
 
     return open_tap
