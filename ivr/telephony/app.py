@@ -331,6 +331,8 @@ class SpeechIvrApp:
         for channel_id, inbox in self._inboxes.items():
             if channel_id not in present:
                 inbox.put_nowait(CallerHungUp())
+            elif (session := self._sessions.get(channel_id)) is not None:
+                await _quietly(session.call.resync())
 
     def _is_stranded(self, channel: AriEvent) -> bool:
         dialplan = channel.get("dialplan") or {}

@@ -73,10 +73,7 @@ class AriCall:
             if not isinstance(playback_id, str):
                 log.warning("%s: ignoring a PlaybackFinished without a playback id", self.name)
                 return
-            finished = self._playing.pop(playback_id, None)
-            if finished is not None and not finished.done():
-                finished.set_result(None)
-            self._emit(PromptFinished(playback_id))
+            self._finished(playback_id)
         elif kind == "ChannelDtmfReceived":
             digit = event.get("digit")
             if not (isinstance(digit, str) and digit in DTMF_DIGITS):
@@ -95,6 +92,26 @@ class AriCall:
         before the POST answers)."""
         self._playing[playback_id] = asyncio.get_running_loop().create_future()
         await self.client.channels.play(channelId=self.id, media=",".join(media), playbackId=playback_id)
+
+    def _finished(self, playback_id: str) -> None:
+        finished = self._playing.pop(playback_id, None)
+        if finished is not None and not finished.done():
+            finished.set_result(None)
+        self._emit(PromptFinished(playback_id))
+
+    async def resync(self) -> None:
+        """After the events connection was lost and made again: ARI does not replay the
+        events sent meanwhile, so ask Asterisk about each prompt still taken as playing; one
+        it no longer knows ended while we were away (a dialog waiting for its end would
+        otherwise wait forever)."""
+        for playback_id in list(self._playing):
+            try:
+                await self.client.playbacks.get(playbackId=playback_id)
+            except Exception as exc:
+                if not is_gone(exc):
+                    raise
+                log.info("%s: prompt %s ended while ARI was away", self.name, playback_id)
+                self._finished(playback_id)
 
     async def stop_prompt(self, playback_id: str) -> None:
         """Stop a prompt and wait for its PlaybackFinished: until then, variables and

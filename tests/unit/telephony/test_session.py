@@ -43,6 +43,9 @@ class FakeCall:
     async def stop_prompts(self) -> None:
         self.log.append(("stop-all",))
 
+    async def resync(self) -> None:
+        self.log.append(("resync",))
+
     async def set_variables(self, variables: Mapping[str, str]) -> None:
         self.log.append(("set", dict(variables)))
 
