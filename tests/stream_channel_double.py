@@ -21,16 +21,17 @@ Asterisk:
 - A channel whose native audio is already slin16 (``CHANNEL(audionativeformat)`` is ``(slin16)``,
   e.g. a Local channel originated with ``formats=slin16``) gets no frames at all, like the module
   that fails to build a translation path for it; its socket opens and closes normally.
-- The stream closes with code 1000 when the call leaves Stasis. The double cannot see another
-  app's StasisEnd; it subscribes its own app to every channel (``subscribeAll``) and watches for
-  the ``STASISSTATUS`` variable being set, which the ``Stasis()`` dialplan application does in
-  the same millisecond as StasisEnd, on hangup and on continueInDialplan alike (verified), or for
-  the channel's destruction. (A channel that ARI originated straight into an app runs a continued
-  dialplan inside that originate, so it sets ``STASISSTATUS`` only when that dialplan ends.)
+- The stream closes with code 1000 when the channel hangs up, not when the call leaves Stasis
+  (measured on the real module: a routed call that stays up keeps its stream, and the module's
+  audio, until its hangup). The double stops forwarding audio when the call leaves Stasis (it
+  watches for the ``STASISSTATUS`` variable being set, which ``Stasis()`` does in the same
+  millisecond as StasisEnd; it cannot see another app's StasisEnd) and closes at the channel's
+  destruction. (A channel that ARI originated straight into an app runs a continued dialplan
+  inside that originate, so it sets ``STASISSTATUS`` only when that dialplan ends.)
 - The module never reads its socket, so pings go unanswered: the double's connections take the
   pong out of the websocket protocol (``_PonglessProtocol``). What would hurt the real module is
   recorded in ``violations``: a ping, and a client closing (or dropping) the connection while the
-  call is still in Stasis, which freezes both call legs and Asterisk's shutdown under the module.
+  channel is up, which freezes both call legs and Asterisk's shutdown under the module.
 - ``kill(channel_id)`` drops the TCP connections of a channel's streams mid-call, as a crash
   would; the client sees the connection end without a close frame (code 1006).
 
@@ -142,6 +143,7 @@ class StreamChannelDouble:
         )
         # Watch for the departure before looking the channel up, so that none is missed.
         left = self._ari.expect(lambda event: _leaves_stasis(event, requested))
+        hung_up = self._ari.expect(lambda event: _hangs_up(event, requested))
         try:
             channel = await self._ari.find_in_stasis(requested)
             if channel is None:
@@ -150,14 +152,16 @@ class StreamChannelDouble:
             stream = _Stream(channel["id"], channel["name"], connection)
             self._streams.add(stream)
             try:
-                await self._run(stream, left)
+                await self._run(stream, left, hung_up)
             finally:
                 self._streams.discard(stream)
         finally:
             left.cancel()
+            hung_up.cancel()
 
-    async def _run(self, stream: _Stream, left: asyncio.Future[Event]) -> None:
-        """Serve one stream until the call leaves Stasis or the connection ends."""
+    async def _run(self, stream: _Stream, left: asyncio.Future[Event], hung_up: asyncio.Future[Event]) -> None:
+        """Serve one stream until the channel hangs up or the connection ends; audio only
+        while the call is in Stasis."""
         connection = stream.connection
         tap: _Tap | None = None
         forwarding: asyncio.Future[None] | None = None
@@ -168,13 +172,15 @@ class StreamChannelDouble:
         try:
             await asyncio.wait({left, closed}, return_when=asyncio.FIRST_COMPLETED)
             if forwarding is not None:
-                forwarding.cancel()  # not one frame after the call has left
-            if left.done():
-                await connection.close()  # 1000, no reason, as the call leaves Stasis
+                forwarding.cancel()  # the double's snoop ends with the call's time in Stasis
+            if left.done() and not closed.done():
+                await asyncio.wait({hung_up, closed}, return_when=asyncio.FIRST_COMPLETED)
+            if hung_up.done():
+                await connection.close()  # 1000, no reason, as the channel hangs up
             elif not (stream.killed or self._stopping):
                 self._violate(
                     f"closed the stream of {stream.name} ({_describe_close(connection)}) "
-                    "while the call was in Stasis: the module would freeze both call legs"
+                    "while the channel was up: the module would freeze both call legs"
                 )
         finally:
             closed.cancel()
@@ -252,6 +258,11 @@ def _refuse_without_subprotocol(connection: ServerConnection, request: Request) 
     if SUBPROTOCOL not in (protocol.strip() for protocol in offered.split(",")):
         return connection.respond(HTTPStatus.BAD_REQUEST, "Bad Request\n")
     return None
+
+
+def _hangs_up(event: Event, channel: str) -> bool:
+    subject = event.get("channel") or {}
+    return event["type"] == "ChannelDestroyed" and channel in (subject.get("id"), subject.get("name"))
 
 
 def _leaves_stasis(event: Event, channel: str) -> bool:

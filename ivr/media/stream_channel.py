@@ -10,8 +10,10 @@ module built from its source), and what this client does:
   end-of-speech are timed on the wall clock and a quiet stream is not a broken one;
 - the module never reads the socket, so it never answers pings: pings are off;
 - **the client must never close first**: a client close while frames flow freezes both
-  call legs and Asterisk's shutdown. ``close()`` only stops using the frames; the module
-  closes the stream when the call leaves Stasis;
+  call legs and Asterisk's shutdown. The module ends a stream only when its channel hangs
+  up, not when the call leaves Stasis (a call routed to a queue keeps streaming): so
+  ``close()`` only stops using the frames, and the reader goes on reading (and dropping)
+  them in the background until the module ends the stream (``lingering_streams``);
 - an unknown channel is accepted and closed at once with code 1000, exactly like a call
   that ended: when the stream closes, the channel is looked up before the close is
   trusted as a hangup.
@@ -27,7 +29,6 @@ cannot rule out, and only for a server that is not the module (it sends 640 byte
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -42,8 +43,22 @@ log = logging.getLogger(__name__)
 MAX_FRAME = 64 * 1024
 LONG_FRAME = 5 * FRAME_BYTES
 """100 ms: the module sends 20 ms frames."""
-END_TIMEOUT = 10.0
-"""How long ``close()`` waits for the module to end the stream once the call is leaving."""
+
+_lingering: set[asyncio.Task[None]] = set()
+"""Readers of streams whose calls have left: they end when the module ends the stream."""
+
+
+def lingering_streams() -> int:
+    """Streams of calls that have left, still open until their channel hangs up."""
+    return len(_lingering)
+
+
+async def streams_ended(timeout: float) -> bool:
+    """Wait up to ``timeout`` for the lingering streams to end (on shutdown: quitting with a
+    stream open is a client close, which freezes that call in the module)."""
+    if _lingering:
+        await asyncio.wait(set(_lingering), timeout=timeout)
+    return not _lingering
 
 
 class StreamChannelTap:
@@ -119,19 +134,9 @@ class StreamChannelTap:
             log.info("%s: %s as the call left", self.guard.label, self._failure)
 
     async def close(self) -> None:
-        """Stop using the frames and wait for the module to end the stream (never close it)."""
+        """Stop using the frames; never close the stream (the module ends it at the hangup)."""
         self._closed = True
-        try:
-            await asyncio.wait_for(asyncio.shield(self._reader), END_TIMEOUT)
-        except TimeoutError:
-            # The call should have left long ago; drop the connection without a close
-            # handshake rather than keep it forever.
-            log.error(
-                "%s: stream-channel did not end its stream %.0f s after the call left",
-                self.guard.label, END_TIMEOUT,
-            )
-            self._connection.transport.abort()
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+        if not self._reader.done():
+            _lingering.add(self._reader)
+            self._reader.add_done_callback(_lingering.discard)
         self.guard.report()

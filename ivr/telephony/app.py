@@ -24,6 +24,7 @@ import aiohttp
 from ivr.dialog.events import CallerHungUp, Event
 from ivr.flow import FlowSet
 from ivr.flow.compiled import CompiledFlow
+from ivr.media.stream_channel import lingering_streams, streams_ended
 from ivr.monitoring.endpoints import MonitoringServer, MonitoringUnavailable, Readiness
 from ivr.monitoring.metrics import Metrics
 from ivr.runtime.library import Catalog, FlowLibrary
@@ -123,6 +124,17 @@ class SpeechIvrApp:
             if self._client is not None:
                 await self._client.close()
             await self._stop_monitoring()
+            await self._end_lingering_streams()
+
+    async def _end_lingering_streams(self) -> None:
+        """Wazo's module keeps a routed call's stream open until its hangup, and quitting with
+        a stream open would freeze that call: wait for them, up to ``shutdown_grace``."""
+        waiting = lingering_streams()
+        if waiting and not await streams_ended(self.settings.shutdown_grace):
+            log.error(
+                "quitting with %d stream-channel streams of routed calls still open: the "
+                "module may freeze those calls (docs/wazo.md)", lingering_streams(),
+            )
 
     def readiness(self) -> Readiness:
         catalog = self.catalog

@@ -453,7 +453,7 @@ async def test_client_ending_the_stream_first_is_recorded(
             await asyncio.sleep(0.05)
     assert len(double.violations) == 1
     expected = "close code 1000" if how == "close" else "without a close frame"
-    assert expected in double.violations[0] and "in Stasis" in double.violations[0]
+    assert expected in double.violations[0] and "while the channel was up" in double.violations[0]
     double.violations.clear()
     assert await app.in_stasis(call)  # the double tore its tap down, the call goes on
     await app.hang_up(call)

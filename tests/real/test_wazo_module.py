@@ -6,8 +6,9 @@ the default stream URL, ARI's own ``/ws``. The module logs each stream's life, a
 evidence that the app never closes a stream first (which would freeze the call): ``new call``
 when a client connects, ``end call`` when the channel hangs up (the module's framehook goes with
 it), and ``end sesssion`` (sic) only when a write fails because the client went away first.
-The calls are routed to ``ivr-dest``, which hangs up at once: a destination that keeps the call
-up leaves the stream open after the call left the app (docs/wazo.md, section 6).
+The calls are routed to ``ivr-dest``, which hangs up at once, but for one routed to a
+destination that keeps the call up: its stream stays open after the call left the app, until
+the hangup (docs/wazo.md, section 6).
 
 The module spins a core while a stream is open (measured 8 % to 36 % of one per stream), so
 these calls run one or two at a time. The callers say renderings of
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from ivr.media.stream_channel import lingering_streams
 from ivr.sandbox import CallLab, PlacedCall, SandboxInfo
 from ivr.sandbox.prompts import SWITCHBOARD_KO_CALLERS, confirming
 from ivr.speech.models import ModelStore
@@ -135,3 +137,34 @@ async def test_two_callers_at_once_each_get_their_own_stream(
     await assert_nothing_left(wazo_app, wazo_lab)
     legs = {call.other_id for call in calls.values()}
     assert await log.streams(legs) == {leg: ["new call", "end call"] for leg in legs}
+
+
+async def test_a_call_routed_to_a_destination_that_keeps_it_keeps_its_stream_until_it_hangs_up(
+    wazo_sandbox: SandboxInfo, wazo_app: SpeechIvrApp, wazo_lab: CallLab
+) -> None:
+    """The module ends a stream only at the hangup: the app must not close it when the call
+    leaves (that freezes the call in the module), only stop using it, for as long as the
+    destination keeps the call (longer than the 10 s after which the app used to drop it)."""
+    log = ModuleLog(wazo_sandbox.log_file)
+    speech = SWITCHBOARD_KO_CALLERS["sales"].render(wazo_sandbox.sounds_dir)
+    call = await wazo_lab.call(speech=speech, formats="ulaw", flow="ivr-test-hold", hold=60)
+    await wazo_lab.wait_for(
+        lambda e: e.get("type") == "ChannelDialplan"
+        and e["channel"]["id"] == call.other_id
+        and e["channel"]["dialplan"]["context"] == "caller",
+        timeout=30,
+    )
+    await asyncio.wait_for(wazo_app.idle(), 10)  # the call's session is over; its stream is not
+    assert lingering_streams() == 1
+    await asyncio.sleep(11)
+    assert lingering_streams() == 1 and (await log.streams({call.other_id}))[call.other_id] == ["new call"]
+    await wazo_lab.end_calls()
+    await _until(lambda: lingering_streams() == 0)
+    await assert_nothing_left(wazo_app, wazo_lab)
+    assert await log.streams({call.other_id}) == {call.other_id: ["new call", "end call"]}
+
+
+async def _until(condition, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.05)
