@@ -12,7 +12,7 @@ import asyncio
 import logging
 import re
 import wave
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 from ivr.audio import SAMPLE_RATE, SAMPLE_WIDTH
@@ -64,8 +64,18 @@ class RecordingTap:
     async def close(self) -> None:
         await self._tap.close()
 
-    async def save(self) -> None:
-        await asyncio.to_thread(_write_wav, self.path, bytes(self._audio))
+    async def save(self, utterances: Sequence[tuple[str, float, float]] = ()) -> None:
+        """Write the call's audio, and each of ``utterances`` (a file name in the same
+        directory, and its start and end in seconds) on its own."""
+        audio = bytes(self._audio)
+
+        def write() -> None:
+            _write_wav(self.path, audio)
+            for name, start, end in utterances:
+                first, last = (SAMPLE_WIDTH * round(t * SAMPLE_RATE) for t in (start, end))
+                _write_wav(self.path.with_name(Path(name).name), audio[first:last])
+
+        await asyncio.to_thread(write)
 
 
 def _write_wav(path: Path, pcm: bytes) -> None:

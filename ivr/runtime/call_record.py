@@ -31,6 +31,9 @@ class Answer:
     speech_ended: float | None
     heard: float
     early: bool
+    audio: tuple[float, float] | None = None
+    """Where the answer's audio is in the caller's stream (seconds), for its recording."""
+    recording: str | None = None
     menu: str | None = None
     verdict: str | None = None
     intent: str | None = None
@@ -58,6 +61,7 @@ class Answer:
             },
             "confirming": self.confirming,
             "early_decision": self.early,
+            "recording": self.recording,
             "speech_start": _ms(self.speech_started),
             "speech_end": _ms(self.speech_ended),
             "heard": _ms(self.heard),
@@ -88,8 +92,14 @@ class Turn:
 class CallRecorder:
     """Builds one call's record from what the session sees (pure: times are given)."""
 
-    def __init__(self, *, call_id: str, caller: str, flow: str, started: float) -> None:
+    def __init__(
+        self, *, call_id: str, caller: str, flow: str, started: float, recording: str | None = None
+    ) -> None:
+        """``recording``: the stem of the call's recordings, when they are kept: each answer's
+        audio is then ``<stem>-<n>.wav`` (``utterances``)."""
         self.call_id = call_id
+        self._recording = recording
+        self._answers = 0
         self.caller = caller
         self.flow = flow
         self._started = started
@@ -113,7 +123,11 @@ class CallRecorder:
                     speech_ended=None if speech_end_at is None else speech_end_at - self._started,
                     heard=at,
                     early=heard.early,
+                    audio=(heard.audio_start, heard.ended) if heard.ended > heard.audio_start else None,
                 )
+                if self._recording is not None and self._unjudged.audio is not None:
+                    self._answers += 1
+                    self._unjudged.recording = f"{self._recording}-{self._answers}.wav"
                 self._speech_started = None
             case KeyPressed(digit):
                 self._turn(at).dtmf += digit
@@ -148,6 +162,15 @@ class CallRecorder:
                     "priority": destination.priority,
                 }
                 self._left_at = at
+
+    def utterances(self) -> list[tuple[str, float, float]]:
+        """Each recorded answer's file name and where its audio is in the stream."""
+        return [
+            (answer.recording, *answer.audio)
+            for turn in self._turns
+            for answer in turn.answers
+            if answer.recording is not None and answer.audio is not None
+        ]
 
     def note(self, problem: str) -> None:
         """Something that went wrong for this call (an error, a rescue, a shutdown)."""

@@ -87,7 +87,13 @@ class CallSession:
         self._conversation: Conversation | None = None
         self._leaving = False  # the tap is being closed on purpose
         self._caller = caller
-        self.recorder = CallRecorder(call_id=call.id, caller=caller, flow=flow.name, started=clock())
+        self.recorder = CallRecorder(
+            call_id=call.id,
+            caller=caller,
+            flow=flow.name,
+            started=clock(),
+            recording=None if record_dir is None else recording_path(record_dir, call.id).stem,
+        )
         self.record: dict[str, object] | None = None
         """The call's record, once it has ended."""
 
@@ -173,7 +179,7 @@ class CallSession:
             ended = "error"
         self.record = self.recorder.finish(self.engine.outcome, self._clock(), ended=ended)
         if self._record_dir is not None:
-            self.record["recording"] = f"{self.call.id}.wav"  # in record_dir
+            self.record["recording"] = recording_path(self._record_dir, self.call.id).name
         calls_log.info("call %s %s", self.call.name, ended, extra={"call": self.record})
 
     def _observe(self, action: Action) -> None:
@@ -285,5 +291,5 @@ class CallSession:
             if core.lone_silences:
                 log.info("%s: %d lone frames of silence (a snoop's late frames) dropped", self.call.name, core.lone_silences)
         if isinstance(self._tap, RecordingTap):
-            await self._tap.save()
+            await self._tap.save(self.recorder.utterances())
         self.call.close()

@@ -73,3 +73,27 @@ async def test_a_long_call_records_only_its_start(
     assert [r.getMessage() for r in caplog.records if r.name == "ivr.media.recording"] == [
         "1795557394.42.wav: recording only the first 0.2 s of the call"
     ]
+
+
+async def test_each_utterance_is_saved_beside_the_call(tmp_path: Path) -> None:
+    import wave
+
+    from ivr.media.recording import RecordingTap
+
+    class Tap:
+        continuous = True
+
+        async def __aiter__(self):  # type: ignore[no-untyped-def]
+            yield bytes(2 * 16000 * 2)  # 2 s
+
+        async def close(self) -> None:
+            pass
+
+    tap = RecordingTap(Tap(), tmp_path / "call.wav")
+    async for _ in tap:
+        pass
+    await tap.save([("call-1.wav", 0.5, 1.25)])
+    with wave.open(str(tmp_path / "call-1.wav")) as audio:
+        assert audio.getnframes() == 12000 and audio.getframerate() == 16000
+    with wave.open(str(tmp_path / "call.wav")) as audio:
+        assert audio.getnframes() == 32000

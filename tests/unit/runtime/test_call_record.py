@@ -66,3 +66,14 @@ def test_each_prompt_starts_a_turn() -> None:
     record.action(Play("p1", ("sound:main",)), 0.0)
     record.action(Play("p2", ("sound:no-input",)), 5.0)
     assert [t["prompt"] for t in record.finish(None, 6.0, ended="hung up")["turns"]] == [["sound:main"], ["sound:no-input"]]
+
+
+def test_with_recordings_kept_each_answer_names_its_own_file() -> None:
+    record = CallRecorder(call_id="c4", caller="", flow="f", started=0.0, recording="c4")
+    record.action(Play("p1", ("sound:main",)), 0.0)
+    heard = _heard(("영업부", 0.9))
+    record.event(Utterance(heard, speech_end_at=1.7), 2.0)
+    judgement = Judgement(Verdict.ACCEPT, "sales", 96.0, Match("sales", 100.0, "영업부", None, 0.0), "영업부")
+    record.action(Judged("main", heard, judgement, False), 2.0)
+    assert record.utterances() == [("c4-1.wav", 0.2, 1.7)]
+    assert record.finish(None, 3.0, ended="routed")["turns"][0]["answers"][0]["recording"] == "c4-1.wav"
