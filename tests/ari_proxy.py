@@ -16,6 +16,11 @@ class AriProxy:
         self._events: set[asyncio.StreamWriter] = set()
         self.cuts = 0
         self.url = ""
+        self._blocked_until = 0.0
+        self.tasks: set[asyncio.Task[None]] = set()
+        """The tasks relaying connections now (the test's own, not the app's)."""
+        self.sockets = 0
+        """The sockets open for the connections relayed now: two each (the app's side, Asterisk's)."""
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
@@ -29,6 +34,12 @@ class AriProxy:
                 writer.close()
             await self._server.wait_closed()
 
+    def block_events(self, seconds: float) -> int:
+        """Cut the events websockets and refuse new ones for ``seconds``: the events Asterisk
+        sends meanwhile are lost to the app. How many were cut."""
+        self._blocked_until = asyncio.get_running_loop().time() + seconds
+        return self.cut_events()
+
     def cut_events(self) -> int:
         """Close every events websocket now (both sides); how many were cut."""
         cut = list(self._events)
@@ -38,22 +49,40 @@ class AriProxy:
         return len(cut)
 
     async def _relay(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self._upstream_port)
+        relay = asyncio.current_task()
+        assert relay is not None
+        self.tasks.add(relay)
+        self.sockets += 1
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self._upstream_port)
+        except OSError:
+            client_writer.close()
+            self.sockets -= 1
+            self.tasks.discard(relay)
+            return
+        self.sockets += 1
         pair = (client_writer, upstream_writer)
 
         def request(data: bytes) -> None:
             # aiohttp may send the websocket upgrade on a kept-alive REST connection
             if data.startswith(b"GET /ari/events"):
                 self._events.update(pair)
+                if asyncio.get_running_loop().time() < self._blocked_until:
+                    self.cut_events()
 
+        pipes = {
+            asyncio.create_task(_pipe(client_reader, upstream_writer, request)),
+            asyncio.create_task(_pipe(upstream_reader, client_writer)),
+        }
+        self.tasks.update(pipes)
         try:
-            await asyncio.gather(
-                _pipe(client_reader, upstream_writer, request), _pipe(upstream_reader, client_writer)
-            )
+            await asyncio.gather(*pipes)
         finally:
             self._events.difference_update(pair)
             for writer in pair:
                 writer.close()
+            self.sockets -= 2
+            self.tasks.difference_update({relay, *pipes})
 
 
 async def _pipe(

@@ -20,7 +20,7 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         registry = self.registry
-        self.calls = Counter("ivr_calls", "Calls that left the app, by flow and result", ["flow", "result"], registry=registry)
+        self.calls = Counter("ivr_calls", "Calls that left the app, by flow and result (IVR_RESULT; hung-up or error when the call did not reach its destination)", ["flow", "result"], registry=registry)
         self.turned_away = Counter("ivr_calls_turned_away", "Calls sent on without a dialog: unknown flow, shutting down", ["reason"], registry=registry)
         self.active = Gauge("ivr_active_calls", "Calls in the app now", registry=registry)
         self.decision = Histogram("ivr_decision_seconds", "From the end of the caller's speech to the verdict on it", buckets=LATENCY_BUCKETS, registry=registry)
@@ -39,12 +39,16 @@ class Metrics:
 
     def observe_call(self, record: Mapping[str, Any], *, transport: str, decode_seconds: float, audio_seconds: float) -> None:
         """Count a finished call from its record (``ivr.runtime.call_record``)."""
-        self.calls.labels(flow=record["flow"], result=record["result"] or "none").inc()
+        # A call that did not reach its destination counts by how it ended (hung-up, error),
+        # even when the dialog had decided where to send it.
+        routed = record["ended"] == "routed"
+        result = (record["result"] or "none") if routed else record["ended"].replace(" ", "-")
+        self.calls.labels(flow=record["flow"], result=result).inc()
         for turn in record["turns"]:
             for answer in turn["answers"]:
                 if answer["speech_end"] is not None and answer["decision"] is not None:
                     self.decision.observe(max(0.0, answer["decision"] - answer["speech_end"]))
-        if record["speech_end_to_destination"] is not None:
+        if routed and record["speech_end_to_destination"] is not None:
             self.to_destination.observe(max(0.0, record["speech_end_to_destination"]))
         if any(problem.startswith("cannot hear the caller") for problem in record["problems"]):
             self.tap_failures.labels(transport=transport).inc()

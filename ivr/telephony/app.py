@@ -342,6 +342,9 @@ class SpeechIvrApp:
                 await _quietly(client.bridges.destroy(bridgeId=bridge["id"]))
         for channel_id, inbox in self._inboxes.items():
             if channel_id not in present:
+                # Gone while we were away (Asterisk crashed, or its StasisEnd was lost).
+                if (gone := self._sessions.get(channel_id)) is not None:
+                    gone.call.gone.set()
                 inbox.put_nowait(CallerHungUp())
             elif (session := self._sessions.get(channel_id)) is not None:
                 await _quietly(session.call.resync())

@@ -6,16 +6,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import wave
 from pathlib import Path
 
 import aiohttp
 import pytest
 
 from ivr.flow import load_flows
-from ivr.sandbox import CallLab, SandboxInfo
-from ivr.sandbox.prompts import SWITCHBOARD_KO_CALLERS
+from ivr.sandbox import CallLab, Pcm, SandboxInfo, SipCaller, caller_pcap
+from ivr.sandbox.prompts import PROMPTS, SWITCHBOARD_KO_CALLERS, install_prompts
 from ivr.speech.models import ModelStore
 from ivr.telephony.app import SpeechIvrApp
+from tests.harness import TEST_PROMPTS, ProcessUse, left_in_process, sandbox_of_its_own
 
 pytestmark = pytest.mark.real
 
@@ -25,7 +27,7 @@ def _records(caplog: pytest.LogCaptureFixture) -> list[dict]:  # type: ignore[ty
 
 
 async def test_a_routed_call_leaves_one_record_and_is_counted(
-    ivr_app: SpeechIvrApp, lab: CallLab, sandbox: SandboxInfo, caplog: pytest.LogCaptureFixture
+    ivr_app: SpeechIvrApp, lab: CallLab, sandbox: SandboxInfo, caplog: pytest.LogCaptureFixture, heard_dir: Path
 ) -> None:
     caplog.set_level(logging.INFO, logger="ivr.calls")
     speech = SWITCHBOARD_KO_CALLERS["sales"].render(sandbox.sounds_dir)
@@ -39,6 +41,10 @@ async def test_a_routed_call_leaves_one_record_and_is_counted(
     answer = record["turns"][0]["answers"][-1]
     assert answer["transcript"] and answer["verdict"] == "accept" and answer["words"][0]["confidence"] > 0
     assert 0 < record["speech_end_to_destination"] < 3
+    # the shared app keeps recordings: the call's, and the answer's own, named in the record
+    assert (heard_dir / record["recording"]).is_file()
+    with wave.open(str(heard_dir / answer["recording"])) as audio:
+        assert 0.3 < audio.getnframes() / audio.getframerate() < 3
     assert ivr_app.monitoring is not None and ivr_app.monitoring.url is not None
     async with aiohttp.ClientSession() as http, http.get(f"{ivr_app.monitoring.url}metrics") as response:
         metrics = await response.text()
@@ -47,32 +53,46 @@ async def test_a_routed_call_leaves_one_record_and_is_counted(
 
 
 async def test_sigterm_stops_new_dialogs_lets_calls_finish_then_sends_the_rest_to_the_fallback(
-    sandbox: SandboxInfo, models: ModelStore, flow_files: tuple[Path, Path], caplog: pytest.LogCaptureFixture
+    models: ModelStore, flow_files: tuple[Path, Path], caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
+    """SIGTERM (what ``speech-ivr run``'s handler does: the app's task is cancelled) while a
+    silent SIP caller hears the menu: a SIP call that arrives after it goes at once to the
+    fallback with IVR_RESULT=error, the caller in progress gets the grace (3 s here) and is
+    then sent to the fallback too, its record says why, and the app exits leaving nothing:
+    no channel or bridge in Asterisk, no task or file descriptor in this process.
+
+    The app is one of its own (it is stopped) under the name SIP calls reach, speech-ivr, so
+    it runs on a sandbox of its own: the session's app has that name on the shared one."""
     caplog.set_level(logging.INFO, logger="ivr.calls")
-    app_name = "ivr-shutdown"
-    settings = sandbox.app_settings(
-        app=app_name, flows_dir=flow_files[0], grammars_dir=flow_files[1],
-        default_flow="switchboard-ko", shutdown_grace=3.0, watch_flows=False,
-    )
-    app = SpeechIvrApp(settings, load_flows(settings.flows_dir, settings.grammars_dir), models)
-    running = asyncio.create_task(app.run())
-    await asyncio.wait_for(app.ready.wait(), 60)
-    async with CallLab(sandbox) as lab:
-        endpoint = f"Local/{app_name}@ivr-app"
-        silent = await lab.call(endpoint=endpoint, variables={"FLOW": "switchboard-ko"}, hold=60)
-        await lab.wait_for(lambda e: e.get("type") == "PlaybackStarted", timeout=15)
-        running.cancel()  # what SIGTERM does (speech-ivr run's signal handler)
-        await asyncio.sleep(0.3)
-        late = await lab.call(endpoint=endpoint, variables={"FLOW": "switchboard-ko"}, hold=60)
-        late_arrival = await late.arrival(timeout=10)
-        assert (late_arrival.context, late_arrival.variables["Result"]) == ("ivr-fallback", "error")
-        silent_arrival = await silent.arrival(timeout=15)  # cut short after the grace
-        assert (silent_arrival.context, silent_arrival.variables["Result"]) == ("ivr-fallback", "error")
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(running, 15)
-        records = [r for r in _records(caplog) if r["call_id"] == silent.other_id]
-        assert records and records[0]["problems"] == ["sent to the fallback: the application is shutting down"]
-        await lab.end_calls()
-        assert await lab.wait_idle() == ([], [])
+    before = ProcessUse.now()
+    async with sandbox_of_its_own("shutdown") as sandbox:
+        info = sandbox.status()
+        assert info is not None and info.sip_port is not None
+        await asyncio.to_thread(install_prompts, info.sounds_dir, {**PROMPTS, **TEST_PROMPTS})
+        settings = info.app_settings(
+            flows_dir=flow_files[0], grammars_dir=flow_files[1],
+            default_flow="switchboard-ko", shutdown_grace=3.0, watch_flows=False,
+        )
+        app = SpeechIvrApp(settings, load_flows(settings.flows_dir, settings.grammars_dir), models)
+        running = asyncio.create_task(app.run())
+        await asyncio.wait_for(app.ready.wait(), 60)
+        silence = caller_pcap(tmp_path / "silent.pcap", Pcm.silence(1.0))
+        async with CallLab(info) as lab:
+            async with SipCaller(lab, info.sip_port, silence.path, extension="switchboard-ko", hold=60) as silent:
+                await lab.wait_for(lambda e: e.get("type") == "PlaybackStarted", timeout=15)
+                running.cancel()  # what SIGTERM does (speech-ivr run's signal handler)
+                await asyncio.sleep(0.3)
+                async with SipCaller(lab, info.sip_port, silence.path, extension="switchboard-ko", hold=60) as late:
+                    late_arrival = await late.call.arrival(timeout=10)
+                assert (late_arrival.context, late_arrival.variables["Result"]) == ("ivr-fallback", "error")
+                silent_arrival = await silent.call.arrival(timeout=15)  # cut short after the grace
+                assert (silent_arrival.context, silent_arrival.variables["Result"]) == ("ivr-fallback", "error")
+            assert silent.result is not None and silent.result.ok, silent.result and silent.result.summary()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(running, 15)
+            records = [r for r in _records(caplog) if r["call_id"] == silent.call.id]
+            assert records and records[0]["problems"] == ["sent to the fallback: the application is shutting down"]
+            await lab.end_calls()
+            assert await lab.wait_idle() == ([], [])
     assert not app.router.owned()
+    assert not await left_in_process(before)

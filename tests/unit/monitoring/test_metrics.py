@@ -8,6 +8,7 @@ from ivr.monitoring.endpoints import MonitoringServer, Readiness
 from ivr.monitoring.metrics import Metrics
 
 RECORD = {
+    "ended": "routed",
     "flow": "switchboard-ko",
     "result": "matched",
     "turns": [{"answers": [{"speech_end": 1.6, "decision": 2.2}]}],
@@ -20,11 +21,13 @@ def test_a_call_record_is_counted() -> None:
     metrics = Metrics()
     metrics.observe_call(RECORD, transport="websocket", decode_seconds=0.05, audio_seconds=1.0)
     metrics.observe_call(RECORD | {"result": "error", "problems": ["cannot hear the caller: x"]}, transport="rtp", decode_seconds=0, audio_seconds=0)
+    metrics.observe_call(RECORD | {"ended": "hung up"}, transport="rtp", decode_seconds=0, audio_seconds=0)
     text = metrics.exposition().decode()
     assert 'ivr_calls_total{flow="switchboard-ko",result="matched"} 1.0' in text
     assert 'ivr_calls_total{flow="switchboard-ko",result="error"} 1.0' in text
     assert 'ivr_tap_failures_total{transport="rtp"} 1.0' in text
-    assert "ivr_decision_seconds_count 2.0" in text
+    assert 'ivr_calls_total{flow="switchboard-ko",result="hung-up"} 1.0' in text
+    assert "ivr_decision_seconds_count 3.0" in text
     assert 'ivr_speech_end_to_destination_seconds_bucket{le="0.7"} 2.0' in text
     assert "ivr_recognizer_decode_seconds_total 0.05" in text
 
