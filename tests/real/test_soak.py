@@ -1,4 +1,4 @@
-"""A short soak in CI: 100 calls, 20 at a time, through `speech-ivr run`; nothing grows
+"""A short soak in CI: 100 SIP calls, 20 at a time, through `speech-ivr run`; nothing grows
 (marked `real`). `python bench/soak.py` is the long one (1000 calls)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr.sandbox import SandboxInfo
+from tests.harness import sandbox_of_its_own
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from soak import soak  # noqa: E402
@@ -16,8 +16,12 @@ from soak import soak  # noqa: E402
 pytestmark = pytest.mark.real
 
 
-async def test_a_hundred_calls_leave_nothing_behind(sandbox: SandboxInfo) -> None:
-    result = await soak(sandbox, calls=100, concurrency=20)
+async def test_a_hundred_sip_calls_leave_nothing_behind(tmp_path: Path) -> None:
+    # a sandbox of its own: its SIP entry reaches the app named speech-ivr, the session app's name
+    async with sandbox_of_its_own("soak") as sandbox:
+        info = sandbox.status()
+        assert info is not None
+        result = await soak(info, calls=100, concurrency=20, work=tmp_path)
     print(result.table())
     assert result.routed_right == result.calls
     assert (result.end.channels, result.end.bridges) == (result.start.channels, result.start.bridges) == (0, 0)
