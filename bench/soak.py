@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import os
 import socket
 import sys
@@ -40,6 +41,12 @@ PHONE_INTENTS = ("sales", "tech", "operator")
 does not: ``SWITCHBOARD_KO_CALLERS``); hearing is deterministic, so they do every time."""
 APP = "speech-ivr"  # the sandbox's SIP entry, sip-in, enters Stasis(speech-ivr, FLOW)
 KEEPALIVE_SECONDS = 20.0
+LEAD = 2.0
+"""Seconds a phone listens to the prompt before it speaks: 20 call set-ups at once on two
+cores can take more than a second to bring up a tap, and words spoken before it are lost."""
+CALL_SECONDS = 10.0
+"""A generous bound on one call (answer, a second of silence, the phrase, the decision): what
+SIPp's own deadline for all of a phone's calls is reckoned from."""
 
 
 @dataclass(frozen=True)
@@ -58,13 +65,16 @@ class Soak:
     wall: float
     start: Snapshot
     end: Snapshot
+    missed: dict[str, int]
+    """How many of each phrase arrived elsewhere ("sales -> ivr-fallback,s")."""
 
     def table(self) -> str:
         lines = [f"{'':<10}{'start':>10}{'end':>10}"]
         for name in ("channels", "bridges", "tasks", "fds", "rss_mb"):
             lines.append(f"{name:<10}{getattr(self.start, name):>10}{getattr(self.end, name):>10}")
         right = f"{self.routed_right}/{self.calls} routed right ({100 * self.routed_right / self.calls:.1f} %)"
-        return "\n".join([right, f"{self.calls / self.wall * 60:.0f} calls a minute", *lines])
+        missed = [f"  {where}: {count}" for where, count in sorted(self.missed.items())]
+        return "\n".join([right, *missed, f"{self.calls / self.wall * 60:.0f} calls a minute", *lines])
 
 
 def _free_port() -> int:
@@ -99,7 +109,7 @@ async def soak(info: SandboxInfo, *, calls: int, concurrency: int, work: Path) -
         spoken = SWITCHBOARD_KO_CALLERS[intent]
         media = synthesize(spoken.text, info.sounds_dir, voice=spoken.voice, speed=spoken.speed)
         narrow = Pcm.read(info.sounds_dir.parent / f"{media}.wav")  # the 8 kHz rendering
-        phones[intent] = caller_pcap(work / f"{intent}.pcap", narrow, lead=1.0, tail=2.0).path
+        phones[intent] = caller_pcap(work / f"{intent}.pcap", narrow, lead=LEAD, tail=2.0).path
     port = _free_port()
     app = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "ivr", "run", "--sandbox", info.name, "--default-flow", FLOW,
@@ -117,13 +127,15 @@ async def soak(info: SandboxInfo, *, calls: int, concurrency: int, work: Path) -
             limit = max(1, concurrency // len(intents))
             results = await asyncio.gather(*(
                 sip_call(info.sip_port, phones[intent], extension=FLOW, caller=f"soak-{intent}",
-                         calls=share, rate=limit, limit=limit, hold=20)
+                         calls=share, rate=limit, limit=limit, hold=20,
+                         timeout=share * CALL_SECONDS / limit + 60)
                 for intent, share in zip(intents, shares) if share
             ))
             wall = time.monotonic() - began
-            right = sum(_arrived_right(event.data) for event in lab.events)
-            await lab.end_calls()
-            await lab.wait_idle()
+            arrivals = [found for event in lab.events if (found := _arrival(event.data)) is not None]
+            right = sum(intent == where for intent, where in arrivals)
+            missed = collections.Counter(f"{i} -> {w}" for i, w in arrivals if i != w)
+            await lab.wait_idle(timeout=30)
             # The app's ARI client keeps connections alive for reuse and closes them after
             # 15 s idle (aiohttp): give them that long before counting file descriptors.
             deadline = time.monotonic() + KEEPALIVE_SECONDS
@@ -136,16 +148,19 @@ async def soak(info: SandboxInfo, *, calls: int, concurrency: int, work: Path) -
     for result in results:
         if not result.ok:
             print(result.summary(), file=sys.stderr)
-    return Soak(calls, right, wall, start, end)
+    return Soak(calls, right, wall, start, end, dict(missed))
 
 
-def _arrived_right(event: dict) -> bool:  # type: ignore[type-arg]
-    """An arrival (the sandbox's IvrArrived) of a soak phone at its own phrase's destination."""
+def _arrival(event: dict) -> tuple[str, str] | None:  # type: ignore[type-arg]
+    """(the phrase's intent, the destination reached) of a soak phone's arrival (the
+    sandbox's IvrArrived user event), or None for any other event."""
     if event.get("type") != "ChannelUserevent" or event.get("eventname") != "IvrArrived":
-        return False
+        return None
     number = event["channel"]["caller"]["number"]  # soak-<intent>-<n>
+    if not number.startswith("soak-"):
+        return None
     intent = number.removeprefix("soak-").rpartition("-")[0]
-    return bool(number.startswith("soak-") and event["userevent"].get("Exten") == intent)
+    return intent, f'{event["userevent"].get("Context")},{event["userevent"].get("Exten")}'.removeprefix("ivr-dest,")
 
 
 async def main() -> int:
