@@ -107,6 +107,17 @@ class Settings(BaseSettings):
         default=None,
         description="append each call's record there as a JSON line; unset: to the log (stderr)",
     )
+    max_recognitions: int | None = Field(
+        default=None,
+        ge=1,
+        description="calls heard at once (a recognizer each); beyond it a call's menu goes on "
+        "with keys only, or the call goes to overload_destination; unset: no ceiling",
+    )
+    overload_destination: Destination | None = Field(
+        default=None,
+        description="where calls beyond max_recognitions go at once (IVR_RESULT=error); unset: "
+        "they stay, with keys only",
+    )
     shutdown_grace: float = Field(
         default=30.0, ge=0, description="seconds calls in progress get to finish on SIGTERM"
     )

@@ -21,12 +21,15 @@ from concurrent.futures import ThreadPoolExecutor
 import aioari
 import aiohttp
 
+from ivr.audio import AudioTap, TapError
 from ivr.dialog.events import CallerHungUp, Event
 from ivr.flow import FlowSet
 from ivr.flow.compiled import CompiledFlow
+from ivr.flow.model import Destination
 from ivr.media.stream_channel import lingering_streams, streams_ended
 from ivr.monitoring.endpoints import MonitoringServer, MonitoringUnavailable, Readiness
 from ivr.monitoring.metrics import Metrics
+from ivr.runtime.admission import Admission
 from ivr.runtime.library import Catalog, FlowLibrary
 from ivr.runtime.retention import prune
 from ivr.settings import Settings
@@ -72,6 +75,7 @@ class SpeechIvrApp:
         )
         self._sessions: dict[str, CallSession] = {}
         self._closing = False
+        self.admission = Admission(settings.max_recognitions)
         self._pruned = 0.0
         self._background: set[asyncio.Task[object]] = set()
         self.metrics = Metrics()
@@ -231,18 +235,28 @@ class SpeechIvrApp:
         if flow is None:
             self._track(call.id, asyncio.create_task(self._turn_away(call, requested)))
             return
+        heard = self.admission.admit()
+        if not heard:
+            self.metrics.turned_away.labels(reason="overloaded").inc()
+            if self.settings.overload_destination is not None:
+                task = self._send_on(call, self.settings.overload_destination, flow, "at max_recognitions")
+                self._track(call.id, asyncio.create_task(task))
+                return
+            log.warning("%s: max_recognitions (%d) reached: keys only", call.name, self.admission.limit)
         session = CallSession(
             call,
             inbox,
             flow,
             load_model=lambda: asyncio.to_thread(self.models.get, flow.language),
-            open_tap=lambda: self._open_tap(call.id),
+            open_tap=(lambda: self._open_tap(call.id)) if heard else _no_recognizer_free,
             executor=self._executor,
             record_dir=self.settings.record_dir,
             caller=(channel.get("caller") or {}).get("number", ""),
         )
         task = asyncio.create_task(session.run(), name=f"call {call.name}")
         task.add_done_callback(lambda _: self._count(session))
+        if heard:
+            task.add_done_callback(lambda _: self.admission.release())
         self._track(call.id, task)
         self._sessions[call.id] = session
         self._inboxes[call.id] = inbox
@@ -309,7 +323,11 @@ class SpeechIvrApp:
         default = self.catalog.default
         destination = self.settings.shutdown_destination or (flow or default or next(iter(self.catalog.flows.values()))).fallback
         self.metrics.turned_away.labels(reason="shutting down").inc()
-        log.warning("%s arrived while shutting down: sending it to %s", call.name, destination)
+        await self._send_on(call, destination, flow, "while shutting down")
+
+    async def _send_on(self, call: AriCall, destination: Destination, flow: CompiledFlow | None, why: str) -> None:
+        """Send a call on at once, without a dialog, with IVR_RESULT=error."""
+        log.warning("%s arrived %s: sending it to %s", call.name, why, destination)
         try:
             await call.set_variables({"IVR_RESULT": "error", "IVR_FLOW": flow.name if flow else ""})
             await call.continue_in_dialplan(destination)
@@ -391,6 +409,10 @@ async def serving(app: SpeechIvrApp, *, timeout: float = 60.0) -> AsyncIterator[
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def _no_recognizer_free() -> AudioTap:
+    raise TapError("no recognizer free (max_recognitions): keys only")
 
 
 async def _quietly(request: object) -> None:

@@ -16,7 +16,7 @@ from ivr.flow import load_flows
 from ivr.sandbox import CallLab, Pcm, SandboxInfo, SipCaller, caller_pcap
 from ivr.sandbox.prompts import PROMPTS, SWITCHBOARD_KO_CALLERS, install_prompts
 from ivr.speech.models import ModelStore
-from ivr.telephony.app import SpeechIvrApp
+from ivr.telephony.app import SpeechIvrApp, serving
 from tests.harness import TEST_PROMPTS, ProcessUse, left_in_process, sandbox_of_its_own
 
 pytestmark = pytest.mark.real
@@ -96,3 +96,31 @@ async def test_sigterm_stops_new_dialogs_lets_calls_finish_then_sends_the_rest_t
             assert await lab.wait_idle() == ([], [])
     assert not app.router.owned()
     assert not await left_in_process(before)
+
+
+async def test_beyond_max_recognitions_a_call_goes_on_with_keys_and_is_counted(
+    sandbox: SandboxInfo, models: ModelStore, flow_files: tuple[Path, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Admission control: one call may be heard at a time; a second one is not left waiting
+    for a recognizer, its menu takes keys only (a speech-only menu sends it to the fallback)."""
+    caplog.set_level(logging.INFO, logger="ivr.calls")
+    settings = sandbox.app_settings(
+        app="ivr-admission", flows_dir=flow_files[0], grammars_dir=flow_files[1],
+        default_flow="switchboard-ko", watch_flows=False, max_recognitions=1,
+    )
+    app = SpeechIvrApp(settings, load_flows(settings.flows_dir, settings.grammars_dir), models)
+    async with serving(app), CallLab(sandbox) as lab:
+        endpoint = "Local/ivr-admission@ivr-app"
+        await lab.call(endpoint=endpoint, variables={"FLOW": "switchboard-ko"}, hold=30)  # heard, holding the one recognizer
+        await lab.wait_for(lambda e: e.get("type") == "PlaybackStarted", timeout=15)
+        keyed = await lab.call(endpoint=endpoint, variables={"FLOW": "switchboard-ko"}, dtmf="3", delay=2.0)
+        spoken = await lab.call(endpoint=endpoint, variables={"FLOW": "ivr-test-speech"})
+        keyed_arrival, spoken_arrival = await asyncio.gather(keyed.arrival(timeout=20), spoken.arrival(timeout=20))
+        assert (keyed_arrival.extension, keyed_arrival.variables["Result"]) == ("billing", "dtmf")
+        assert (spoken_arrival.context, spoken_arrival.variables["Result"]) == ("ivr-fallback", "error")
+        assert app.admission.refused == 2 and app.admission.heard == 1
+        await lab.end_calls()
+        await asyncio.wait_for(app.idle(), 15)
+        assert app.admission.heard == 0
+    problems = [r.call["problems"] for r in caplog.records if r.name == "ivr.calls" and r.call["call_id"] == keyed.other_id]  # type: ignore[attr-defined]
+    assert problems and "no recognizer free" in problems[0][0]
