@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import collections
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -32,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ivr.flow import load_flow  # noqa: E402
 from ivr.project import EXAMPLES_DIR  # noqa: E402
 from ivr.sandbox import CallLab, Sandbox, SandboxInfo, synthesize  # noqa: E402
+from ivr.sandbox.ports import free_port  # noqa: E402
 from ivr.sandbox.prompts import SWITCHBOARD_KO_CALLERS, install_prompts  # noqa: E402
 from ivr.sandbox.sip_caller import Pcm, caller_pcap, sip_call  # noqa: E402
 
@@ -77,12 +77,6 @@ class Soak:
         return "\n".join([right, *missed, f"{self.calls / self.wall * 60:.0f} calls a minute", *lines])
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 async def _snapshot(lab: CallLab, pid: int, metrics_url: str) -> Snapshot:
     status = Path(f"/proc/{pid}/status").read_text().splitlines()
     rss_kb = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
@@ -110,7 +104,7 @@ async def soak(info: SandboxInfo, *, calls: int, concurrency: int, work: Path) -
         media = synthesize(spoken.text, info.sounds_dir, voice=spoken.voice, speed=spoken.speed)
         narrow = Pcm.read(info.sounds_dir.parent / f"{media}.wav")  # the 8 kHz rendering
         phones[intent] = caller_pcap(work / f"{intent}.pcap", narrow, lead=LEAD, tail=2.0).path
-    port = _free_port()
+    port = free_port()
     app = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "ivr", "run", "--sandbox", info.name, "--default-flow", FLOW,
         "--flows", str(EXAMPLES_DIR / "flows"), "--grammars", str(EXAMPLES_DIR / "grammars"),

@@ -7,14 +7,12 @@ again (port, ARI credentials, pid) is in the instance's `state.json`.
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -30,6 +28,7 @@ from ivr.settings import Settings
 
 from .config import ARI_USER, InstanceLayout, write_configs, write_private
 from .errors import SandboxError
+from .ports import free_port, port_is_free
 from .rootfs import PLAIN, Log, Variant, require_root, tail
 from .wazo_module import WAZO
 
@@ -240,28 +239,28 @@ class Sandbox:
     def _choose_port(self, previous: _State | None) -> int:
         """The requested port, else the previous one if free (a stable URL), else any free one."""
         if self.http_port is not None:
-            if not _port_is_free(self.http_port):
+            if not port_is_free(self.http_port):
                 raise SandboxError(
                     f"port {self.http_port} is taken on 127.0.0.1: stop what listens there "
                     "or choose another port"
                 )
             return self.http_port
-        if previous and _port_is_free(previous.http_port):
+        if previous and port_is_free(previous.http_port):
             return previous.http_port
-        return _free_port()
+        return free_port()
 
     def _choose_sip_port(self, previous: _State | None) -> int:
         """Like `_choose_port`, for the SIP port (UDP)."""
         if self.sip_port is not None:
-            if not _udp_port_is_free(self.sip_port):
+            if not port_is_free(self.sip_port, udp=True):
                 raise SandboxError(
                     f"UDP port {self.sip_port} is taken on 127.0.0.1: stop what listens there "
                     "or choose another SIP port"
                 )
             return self.sip_port
-        if previous and previous.sip_port is not None and _udp_port_is_free(previous.sip_port):
+        if previous and previous.sip_port is not None and port_is_free(previous.sip_port, udp=True):
             return previous.sip_port
-        return _free_udp_port()
+        return free_port(udp=True)
 
 
 def _info(layout: InstanceLayout, state: _State) -> SandboxInfo:
@@ -388,38 +387,3 @@ def _is_our_asterisk(pid: int, layout: InstanceLayout) -> bool:
     return str(layout.asterisk_conf).encode() in command_line
 
 
-def _port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError as error:
-            if error.errno == errno.EADDRINUSE:
-                return False
-            raise
-    return True
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _udp_port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError as error:
-            if error.errno == errno.EADDRINUSE:
-                return False
-            raise
-    return True
-
-
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port

@@ -44,6 +44,7 @@ import numpy.typing as npt
 
 from .calls import CallLab, Event, PlacedCall
 from .errors import SandboxError
+from .ports import free_port, port_is_free
 
 SAMPLE_RATE = 8000  # G.711
 FRAME_SECONDS = 0.02  # 20 ms packets (ptime 20), as phones send
@@ -712,9 +713,9 @@ def _reserved_ports() -> Iterator[tuple[int, int]]:
     one 2 above it free too (SIPp binds both, audio and video)."""
     with _ports_lock:
         for _ in range(200):
-            sip, media = _free_udp_port(), _free_udp_port() & ~1
+            sip, media = free_port(udp=True), free_port(udp=True) & ~1
             ports = {sip, media, media + 2}
-            if len(ports) == 3 and not ports & _ports_in_use and all(map(_udp_free, ports)):
+            if len(ports) == 3 and not ports & _ports_in_use and all(port_is_free(port, udp=True) for port in ports):
                 _ports_in_use.update(ports)
                 break
         else:
@@ -724,22 +725,6 @@ def _reserved_ports() -> Iterator[tuple[int, int]]:
     finally:
         with _ports_lock:
             _ports_in_use.difference_update(ports)
-
-
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind((SIP_HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _udp_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.bind((SIP_HOST, port))
-        except OSError:
-            return False
-    return True
 
 
 # --- watching a SIP call --------------------------------------------------------------------
