@@ -154,6 +154,10 @@ class HearingCore:
         self._gaps = LoneSilenceFilter()
         self.dropped = 0
         """Frames dropped because the recognizer was too far behind."""
+        self.received = 0
+        """Frames received (``receive``), whatever became of them."""
+        self.worst_backlog = 0
+        """The most frames that ever waited for the recognizer at once."""
 
     @property
     def lone_silences(self) -> int:
@@ -166,6 +170,11 @@ class HearingCore:
         return _position(len(self._backlog))
 
     @property
+    def worst_backlog_seconds(self) -> float:
+        """The longest the recognizer was ever behind the audio during this call."""
+        return _position(self.worst_backlog)
+
+    @property
     def position(self) -> float:
         """Seconds of audio heard so far (frames waiting in the backlog not included)."""
         return _position(self._frames)
@@ -175,12 +184,14 @@ class HearingCore:
     def receive(self, frame: bytes) -> list[Output]:
         """One whole 20 ms frame of the caller's audio (``ivr.audio.Framer`` cuts them)."""
         out: list[Output] = []
+        self.received += 1
         for kept in self._gaps.push(frame):
             if self._in_flight or self._backlog:
                 if len(self._backlog) >= BACKLOG_LIMIT:
                     self.dropped += 1
                     continue
                 self._backlog.append(kept)
+                self.worst_backlog = max(self.worst_backlog, len(self._backlog))
                 if not self._in_flight:
                     out += self._drain()
             else:

@@ -14,6 +14,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 LATENCY_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0)
+BACKLOG_BUCKETS = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 
 
 class Metrics:
@@ -28,6 +29,7 @@ class Metrics:
         self.decode_seconds = Counter("ivr_recognizer_decode_seconds", "Time the recognizer spent decoding", registry=registry)
         self.audio_seconds = Counter("ivr_recognizer_audio_seconds", "Seconds of audio the recognizer decoded", registry=registry)
         self.backlog = Gauge("ivr_decode_backlog_seconds", "Audio received but not yet decoded, for the call furthest behind", registry=registry)
+        self.worst_backlog = Histogram("ivr_call_worst_backlog_seconds", "The longest the recognizer was behind a call's audio, per call heard", buckets=BACKLOG_BUCKETS, registry=registry)
         self.tap_failures = Counter("ivr_tap_failures", "Calls whose audio could not be heard, by transport", ["transport"], registry=registry)
         self.reconnects = Counter("ivr_ari_reconnects", "Connections to ARI made again after one was lost or failed", registry=registry)
         self.tasks = Gauge("ivr_asyncio_tasks", "asyncio tasks of the app's event loop (a leak grows it)", registry=registry)
@@ -50,6 +52,8 @@ class Metrics:
                     self.decision.observe(max(0.0, answer["decision"] - answer["speech_end"]))
         if routed and record["speech_end_to_destination"] is not None:
             self.to_destination.observe(max(0.0, record["speech_end_to_destination"]))
+        if record.get("audio") is not None:
+            self.worst_backlog.observe(record["audio"]["worst_backlog"])
         if any(problem.startswith("cannot hear the caller") for problem in record["problems"]):
             self.tap_failures.labels(transport=transport).inc()
         self.decode_seconds.inc(decode_seconds)

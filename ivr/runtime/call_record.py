@@ -110,6 +110,7 @@ class CallRecorder:
         self._destination: dict[str, Any] | None = None
         self._left_at: float | None = None
         self._problems: list[str] = []
+        self._audio: dict[str, Any] | None = None
 
     def event(self, event: Event, now: float) -> None:
         at = now - self._started
@@ -172,6 +173,17 @@ class CallRecorder:
             if answer.recording is not None and answer.audio is not None
         ]
 
+    def audio(self, *, received: float, lone_silences: int, dropped: int, worst_backlog: float) -> None:
+        """What the tap delivered to hearing, once it has closed: seconds of audio received,
+        lone frames of silence taken out (a snoop's late frames), frames dropped because the
+        recognizer was 10 s behind, and the longest it was behind (seconds)."""
+        self._audio = {
+            "received": _ms(received),
+            "lone_silences": lone_silences,
+            "dropped_frames": dropped,
+            "worst_backlog": _ms(worst_backlog),
+        }
+
     def note(self, problem: str) -> None:
         """Something that went wrong for this call (an error, a rescue, a shutdown)."""
         self._problems.append(problem)
@@ -205,6 +217,7 @@ class CallRecorder:
             "speech_end_to_destination": _ms(to_destination),
             "left": _ms(self._left_at),
             "duration": _ms(now - self._started),
+            "audio": self._audio,
             "problems": self._problems,
         }
 

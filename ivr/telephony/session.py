@@ -20,7 +20,7 @@ from typing import Protocol
 
 import vosk
 
-from ivr.audio import AudioTap, TapError
+from ivr.audio import FRAME_SECONDS, AudioTap, TapError
 from ivr.dialog.actions import Action, ContinueInDialplan, Judged, SetVariables
 from ivr.dialog.engine import DialogEngine, Outcome, Result
 from ivr.dialog.events import Event, TapFailed, Tick
@@ -286,6 +286,12 @@ class CallSession:
                 self._listener_task.cancel()
         if self._listener is not None:
             core = self._listener.core
+            self.recorder.audio(
+                received=core.received * FRAME_SECONDS,
+                lone_silences=core.lone_silences,
+                dropped=core.dropped,
+                worst_backlog=core.worst_backlog_seconds,
+            )
             if core.dropped:
                 log.warning("%s: %d frames dropped, the recognizer too far behind", self.call.name, core.dropped)
             if core.lone_silences:

@@ -206,6 +206,17 @@ def test_a_busy_recognizer_changes_when_things_are_heard_never_what() -> None:
     assert at_once.recognizer.received == lagging.recognizer.received
 
 
+def test_the_worst_backlog_is_how_far_the_recognizer_ever_fell_behind() -> None:
+    frames = silence(0.5) + voice(0.6) + silence(1.0)
+    at_once = hear(frames, listening(), says("영업부"))
+    keeping_up = hear(frames, listening(), says("영업부"), lag=3)  # 3 frames' time per 5-frame chunk
+    falling_behind = hear(frames, listening(), says("영업부"), lag=13)  # 13 per 5
+    assert at_once.core.worst_backlog_seconds == 0.0
+    assert 0.0 < keeping_up.core.worst_backlog_seconds <= 0.2  # the first chunk has the pre-roll too
+    assert falling_behind.core.worst_backlog_seconds > 0.5
+    assert falling_behind.core.received == at_once.core.received == len(frames)
+
+
 def test_speech_without_words_is_reported_empty() -> None:
     [heard] = hear(silence(0.5) + voice(0.3) + silence(1.0), listening(), says("")).heard()
     assert heard.words == () and heard.transcript == ""
