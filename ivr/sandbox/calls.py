@@ -248,6 +248,12 @@ class CallLab:
             if error.status != 404:
                 raise
 
+    async def set_variable(self, channel_id: str, variable: str, value: str) -> None:
+        """Set a channel variable, or a dialplan function such as ``TALK_DETECT(set)``."""
+        await self._request(
+            "POST", f"channels/{channel_id}/variable", params={"variable": variable, "value": value}
+        )
+
     async def wait_for_app(self, name: str = IVR_APP, timeout: float = 5.0) -> None:
         """Wait until an ARI app of this name is registered (the IVR under test, before calling).
 
