@@ -118,6 +118,12 @@ class Settings(BaseSettings):
         description="where calls beyond max_recognitions go at once (IVR_RESULT=error); unset: "
         "they stay, with keys only",
     )
+    broadcast: bool = Field(
+        default=False,
+        description="claim the calls StasisBroadcast() offers (POST /events/claim) while a call "
+        "more can be heard (max_recognitions) and the app is not shutting down; `run --workers` "
+        "sets it for its workers",
+    )
     shutdown_grace: float = Field(
         default=30.0, ge=0, description="seconds calls in progress get to finish on SIGTERM"
     )

@@ -31,6 +31,7 @@ class Metrics:
         self.backlog = Gauge("ivr_decode_backlog_seconds", "Audio received but not yet decoded, for the call furthest behind", registry=registry)
         self.worst_backlog = Histogram("ivr_call_worst_backlog_seconds", "The longest the recognizer was behind a call's audio, per call heard", buckets=BACKLOG_BUCKETS, registry=registry)
         self.tap_failures = Counter("ivr_tap_failures", "Calls whose audio could not be heard, by transport", ["transport"], registry=registry)
+        self.claims = Counter("ivr_broadcast_claims", "Calls StasisBroadcast offered, by outcome: won (claimed), lost (another app was first, or the call was gone), declined (no room, or shutting down)", ["outcome"], registry=registry)
         self.reconnects = Counter("ivr_ari_reconnects", "Connections to ARI made again after one was lost or failed", registry=registry)
         self.tasks = Gauge("ivr_asyncio_tasks", "asyncio tasks of the app's event loop (a leak grows it)", registry=registry)
         self.tasks.set_function(_task_count)

@@ -3,8 +3,13 @@
 The events websocket is read here and every event handed to the router at once; each
 caller gets its own ``CallSession`` task. On every (re)connection the app reconciles
 what Asterisk has with what it knows: leftovers of its own (taps, snoops, bridges from a
-crash or a lost connection) are deleted, callers stranded in ``Stasis(APP)`` by a
-previous run get a session, and sessions whose caller vanished meanwhile are ended.
+crash or a lost connection) are deleted, callers stranded in ``Stasis(APP)`` (or handed to
+it by ``StasisBroadcast``) by a previous run get a session, and sessions whose caller
+vanished meanwhile are ended.
+
+With ``broadcast`` set the app is a worker: it claims the calls ``StasisBroadcast()`` offers
+(``CallBroadcast``) while it has room (``Admission.has_room``), each claim in a task of its
+own; the winner's call then arrives like any other, with a StasisStart.
 """
 
 from __future__ import annotations
@@ -15,11 +20,12 @@ import logging
 import os
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Container
 from concurrent.futures import ThreadPoolExecutor
 
 import aioari
 import aiohttp
+from aiohttp import web_exceptions
 
 from ivr.audio import AudioTap, TapError
 from ivr.dialog.events import CallerHungUp, Event
@@ -36,7 +42,7 @@ from ivr.settings import Settings
 from ivr.speech.models import ModelStore
 from ivr.telephony.ari import AriRefused, AriUnavailable, connect, is_gone
 from ivr.telephony.call import AriCall
-from ivr.telephony.router import AriEvent, EventRouter, is_own_id
+from ivr.telephony.router import AriEvent, EventRouter, caller_args, is_own_id, owned_by
 from ivr.telephony.session import CallSession
 from ivr.telephony.tap import TapOpener, tap_opener
 
@@ -45,6 +51,9 @@ log = logging.getLogger(__name__)
 PRUNE_INTERVAL = 60.0
 RECONNECT_FIRST = 0.5
 RECONNECT_CAP = 10.0
+CLAIM_START_TIMEOUT = 5.0
+"""Seconds a won claim waits for its call's StasisStart (it comes in milliseconds; a caller who
+hung up meanwhile never sends one) before its reserved place is given back."""
 
 
 def reconnect_delay(attempt: int, draw: Callable[[], float] = random.random) -> float:
@@ -65,7 +74,7 @@ class SpeechIvrApp:
         """The flows calls get: loaded by ``run``, replaced by ``reload``."""
         self.ready = asyncio.Event()
         """Set while the app is registered with Asterisk and taking calls."""
-        self.router = EventRouter(self._on_call)
+        self.router = EventRouter(self._on_call, self._on_broadcast if settings.broadcast else None)
         self._client: aioari.Client | None = None
         self._open_tap: TapOpener
         self._calls: dict[str, asyncio.Task[object]] = {}
@@ -76,6 +85,8 @@ class SpeechIvrApp:
         self._sessions: dict[str, CallSession] = {}
         self._closing = False
         self.admission = Admission(settings.max_recognitions)
+        self._claiming: dict[str, asyncio.Future[None]] = {}
+        """Offered calls being claimed, until their StasisStart (which resolves the future)."""
         self._pruned = 0.0
         self._background: set[asyncio.Task[object]] = set()
         self.metrics = Metrics()
@@ -220,10 +231,51 @@ class SpeechIvrApp:
             self.ready.clear()
             await ws.close()
 
+    def _on_broadcast(self, event: AriEvent) -> None:
+        """StasisBroadcast offers a call: claim it while there is room (``Admission.reserve``).
+        A full or closing worker lets it go, to another worker or, when the broadcast times
+        out, to the dialplan's fallback: never a caller waiting for a recognizer."""
+        channel_id = event["channel"]["id"]  # the router passes on only events with one
+        if channel_id in self._claiming or channel_id in self._calls:
+            return
+        delay = self.admission.claim_delay()
+        if self._client is None or not self.admission.reserve():
+            self.metrics.claims.labels(outcome="declined").inc()
+            log.debug("%s offered: not claiming it (%d calls heard, closing: %s)", channel_id, self.admission.heard, self._closing)
+            return
+        self._claiming[channel_id] = asyncio.get_running_loop().create_future()
+        claiming = asyncio.create_task(self._claim(self._client, channel_id, delay), name=f"claim {channel_id}")
+        self._background.add(claiming)
+        claiming.add_done_callback(self._background.discard)
+
+    async def _claim(self, client: aioari.Client, channel_id: str, delay: float) -> None:
+        started = self._claiming[channel_id]
+        try:
+            await asyncio.sleep(delay)
+            await client.events.claimChannel(channelId=channel_id, application=self.settings.app)
+        except web_exceptions.HTTPException as exc:  # 409: another app won; 404: gone or over
+            self.metrics.claims.labels(outcome="lost").inc()
+            log.debug("%s: not claimed (HTTP %d)", channel_id, exc.status)
+        except Exception as exc:
+            self.metrics.claims.labels(outcome="lost").inc()
+            log.warning("claiming %s failed: %r", channel_id, exc)
+        else:
+            self.metrics.claims.labels(outcome="won").inc()
+            log.debug("%s: claimed", channel_id)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(started), CLAIM_START_TIMEOUT)
+        finally:
+            if self._claiming.pop(channel_id, None) is not None:  # no StasisStart came
+                self.admission.unreserve()
+
     def _on_call(self, event: AriEvent) -> None:
         assert self._client is not None and self.catalog is not None
         catalog = self.catalog
         channel = event["channel"]
+        claimed = self._claiming.pop(channel["id"], None)
+        if claimed is not None:  # its place is there for admit() to take
+            claimed.set_result(None)
+            self.admission.unreserve()
         args = event.get("args") or []
         requested = args[0] if args else None
         inbox: asyncio.Queue[Event] = asyncio.Queue()
@@ -346,17 +398,20 @@ class SpeechIvrApp:
         bridges = [b.json for b in await client.bridges.list()]
         present = {c["id"] for c in channels}
         in_use = self.router.owned()
+        app = self.settings.app
+        in_app = await self._channels_in_app(client, channels)
         for channel in channels:
             channel_id = channel["id"]
-            if is_own_id(channel_id):
+            if owned_by(channel_id, app):
                 if channel_id not in in_use:
                     await _quietly(client.channels.hangup(channelId=channel_id))
-            elif channel_id not in self._calls and self._is_stranded(channel):
+            elif is_own_id(channel_id) or channel_id in self._calls:
+                continue  # another speech-ivr app's tap, or a call in progress here
+            elif (app_args := stranded_args(channel, app, in_app)) is not None:
                 log.warning("%s was left in Stasis: taking it again", channel.get("name"))
-                app_args = channel["dialplan"]["app_data"].split(",")[1:]
                 self._on_call({"type": "StasisStart", "channel": channel, "args": app_args})
         for bridge in bridges:
-            if is_own_id(bridge["id"]) and bridge["id"] not in in_use:
+            if owned_by(bridge["id"], app) and bridge["id"] not in in_use:
                 await _quietly(client.bridges.destroy(bridgeId=bridge["id"]))
         for channel_id, inbox in self._inboxes.items():
             if channel_id not in present:
@@ -367,17 +422,23 @@ class SpeechIvrApp:
             elif (session := self._sessions.get(channel_id)) is not None:
                 await _quietly(session.call.resync())
 
-    def _is_stranded(self, channel: AriEvent) -> bool:
-        dialplan = channel.get("dialplan") or {}
-        return (
-            dialplan.get("app_name") == "Stasis"
-            and dialplan.get("app_data", "").split(",")[0] == self.settings.app
-        )
+    async def _channels_in_app(self, client: aioari.Client, channels: list[AriEvent]) -> frozenset[str]:
+        """The channels Asterisk counts in this app, when some channel is in a StasisBroadcast
+        (whose dialplan does not name the app that claimed it); else none are needed."""
+        if not any((c.get("dialplan") or {}).get("app_name") == BROADCAST_APP for c in channels):
+            return frozenset()
+        try:
+            application = await client.applications.get(applicationName=self.settings.app)
+        except web_exceptions.HTTPNotFound:
+            return frozenset()
+        return frozenset(application.get("channel_ids", []))  # aioari gives an Application as JSON
 
     async def _drain(self) -> None:
-        """Stop taking calls into dialogs, let calls in progress finish for up to
-        ``shutdown_grace``, then send the rest to their fallback (their sessions are cancelled)."""
+        """Stop taking calls into dialogs (and claiming offered ones), let calls in progress
+        finish for up to ``shutdown_grace``, then send the rest to their fallback (their
+        sessions are cancelled)."""
         self._closing = True
+        self.admission.closing = True
         if not self._calls:
             return
         grace = self.settings.shutdown_grace
@@ -386,6 +447,27 @@ class SpeechIvrApp:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+
+
+BROADCAST_APP = "StasisBroadcast"
+
+
+def stranded_args(channel: AriEvent, app: str, in_app: Container[str]) -> list[str] | None:
+    """The arguments a caller left in this app by a previous run entered it with (its
+    StasisStart's ``args``), or None when the channel is not such a caller.
+
+    ``Stasis(APP,A,B)`` names the app in the channel's dialplan; ``StasisBroadcast(TIMEOUT,
+    FILTER,A:B)`` does not name the app that claimed the call, so ``in_app`` (the channels
+    Asterisk lists under this app) decides, and its arguments are colon-delimited."""
+    dialplan = channel.get("dialplan") or {}
+    name, data = dialplan.get("app_name"), str(dialplan.get("app_data", ""))
+    if name == "Stasis":
+        first, *args = data.split(",")
+        return caller_args(args) if first == app else None
+    if name == BROADCAST_APP and channel.get("id") in in_app:
+        fields = data.split(",")
+        return caller_args(fields[2].split(":")) if len(fields) > 2 and fields[2] else []
+    return None
 
 
 @contextlib.asynccontextmanager

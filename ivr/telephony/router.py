@@ -17,8 +17,10 @@ most once every ``COMPLAINT_INTERVAL`` seconds, with a count of the ones left un
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -28,7 +30,9 @@ log = logging.getLogger(__name__)
 
 OWN_ID_PREFIX = "speech-ivr-"
 """Every channel and bridge the app creates has an id starting with this, so that after a
-crash or a lost connection the leftovers can be recognized and cleaned up."""
+crash or a lost connection the leftovers can be recognized and cleaned up. After it come the
+kind and a tag of the app's name (``speech-ivr-tap-1a2b3c4d-...``): apps that share an
+Asterisk (workers) clean up their own leftovers, never another's taps."""
 
 MAX_ARGS = 16
 MAX_ARG_CHARS = 256
@@ -62,12 +66,23 @@ AriEvent = dict[str, Any]
 Sink = Callable[[AriEvent], None]
 
 
-def new_id(kind: str) -> str:
-    return f"{OWN_ID_PREFIX}{kind}-{uuid.uuid4().hex[:16]}"
+def new_id(kind: str, app: str) -> str:
+    """A new id for a channel or bridge the ARI app ``app`` creates."""
+    return f"{OWN_ID_PREFIX}{kind}-{_app_tag(app)}-{uuid.uuid4().hex[:16]}"
 
 
 def is_own_id(object_id: str) -> bool:
+    """Was this channel or bridge made by a speech-ivr app (any)?"""
     return object_id.startswith(OWN_ID_PREFIX)
+
+
+def owned_by(object_id: str, app: str) -> bool:
+    """Was this channel or bridge made by the ARI app ``app``?"""
+    return re.fullmatch(rf"{OWN_ID_PREFIX}[a-z]+-{_app_tag(app)}-[0-9a-f]+", object_id) is not None
+
+
+def _app_tag(app: str) -> str:
+    return hashlib.blake2s(app.encode(), digest_size=4).hexdigest()
 
 
 def event_channel_id(event: AriEvent) -> str | None:
@@ -96,10 +111,14 @@ def caller_args(args: object) -> list[str]:
 
 class EventRouter:
     """StasisStart of a caller -> ``on_call``; StasisStart of our own channels -> their waiters;
-    every other event about a channel -> that channel's sink."""
+    CallBroadcast (a call StasisBroadcast offers) -> ``on_broadcast``, when given; every other
+    event about a channel -> that channel's sink."""
 
-    def __init__(self, on_call: Callable[[AriEvent], None]) -> None:
+    def __init__(
+        self, on_call: Callable[[AriEvent], None], on_broadcast: Callable[[AriEvent], None] | None = None
+    ) -> None:
         self._on_call = on_call
+        self._on_broadcast = on_broadcast
         self._expected: dict[str, asyncio.Future[AriEvent]] = {}
         self._owned: set[str] = set()
         self._sinks: dict[str, Sink] = {}
@@ -164,6 +183,10 @@ class EventRouter:
         if channel_id is None:
             if "channel" in event or kind == "StasisStart":
                 self._complain("a channel without an id", event)
+            return
+        if kind == "CallBroadcast":
+            if self._on_broadcast is not None:
+                self._deliver(self._on_broadcast, event)
             return
         if kind == "StasisStart":
             future = self._expected.get(channel_id)

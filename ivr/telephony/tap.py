@@ -57,7 +57,7 @@ class ExternalMediaTap:
         caller_id: str,
         endpoint: MediaEndpoint,
     ) -> ExternalMediaTap:
-        ids = {"tap": new_id("tap"), "snoop": new_id("snoop"), "bridge": new_id("bridge")}
+        ids = {kind: new_id(kind, app) for kind in ("tap", "snoop", "bridge")}
         started = [router.expect(ids["tap"]), router.expect(ids["snoop"])]
         router.claim(ids["bridge"])
         try:

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.real
 async def test_leftovers_of_a_previous_run_are_deleted(
     ivr_app: SpeechIvrApp, lab: CallLab, sandbox: SandboxInfo
 ) -> None:
-    leftover = new_id("bridge")
+    leftover = new_id("bridge", ivr_app.settings.app)
     async with aiohttp.ClientSession(headers=sandbox.ari_headers) as http:
         async with http.post(f"{sandbox.ari_url}ari/bridges", params={"type": "mixing", "bridgeId": leftover}) as response:
             assert response.status == 200

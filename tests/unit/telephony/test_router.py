@@ -18,6 +18,7 @@ from ivr.telephony.router import (
     event_channel_id,
     is_own_id,
     new_id,
+    owned_by,
 )
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -59,13 +60,13 @@ async def test_only_callers_become_calls_and_own_channels_resolve_their_waiters(
 async def test_a_leftover_own_channel_is_never_taken_for_a_caller() -> None:
     calls: list[dict] = []
     router = EventRouter(calls.append)
-    router.dispatch({"type": "StasisStart", "args": [], "channel": {"id": new_id("tap"), "name": "WebSocket/x"}})
+    router.dispatch({"type": "StasisStart", "args": [], "channel": {"id": new_id("tap", "speech-ivr"), "name": "WebSocket/x"}})
     assert calls == []
 
 
 async def test_released_ids_are_no_longer_owned() -> None:
     router = EventRouter(lambda e: None)
-    tap, bridge = new_id("tap"), new_id("bridge")
+    tap, bridge = new_id("tap", "speech-ivr"), new_id("bridge", "speech-ivr")
     future = router.expect(tap)
     router.claim(bridge)
     assert router.owned() == {tap, bridge} and is_own_id(tap)
@@ -241,3 +242,21 @@ def test_caller_args_are_short_strings() -> None:
     assert caller_args(["switchboard-ko", "x"]) == ["switchboard-ko", "x"]
     assert caller_args([]) == [] and caller_args(None) == [] and caller_args("abc") == []
     assert caller_args(["é" * 300]) == ["é" * MAX_ARG_CHARS]
+
+
+def test_own_ids_say_which_app_made_them() -> None:
+    """Workers share an Asterisk: each cleans up its own leftovers, never another's taps."""
+    mine, theirs = new_id("snoop", "speech-ivr-1"), new_id("snoop", "speech-ivr-2")
+    assert is_own_id(mine) and is_own_id(theirs)
+    assert owned_by(mine, "speech-ivr-1") and not owned_by(theirs, "speech-ivr-1")
+    assert owned_by(new_id("bridge", "speech-ivr-2"), "speech-ivr-2")
+    assert not owned_by("1795558086.154", "speech-ivr-1") and not owned_by("speech-ivr-tap-0123", "speech-ivr")
+
+
+async def test_a_call_broadcast_goes_to_its_handler_and_to_no_call() -> None:
+    calls: list[dict] = []
+    offered: list[dict] = []
+    broadcast = {"type": "CallBroadcast", "channel": {"id": "1795558086.153", "name": "PJSIP/caller-1"}, "called": "ivr"}
+    EventRouter(calls.append, offered.append).dispatch(broadcast)
+    EventRouter(calls.append).dispatch(broadcast)  # an app that is no worker ignores offers
+    assert (offered, calls) == ([broadcast], [])
