@@ -41,7 +41,7 @@ from ivr.runtime.retention import prune
 from ivr.settings import Settings
 from ivr.speech.models import ModelStore
 from ivr.telephony.ari import AriRefused, AriUnavailable, connect, is_gone
-from ivr.telephony.call import AriCall
+from ivr.telephony.call import PROMPT_VARIABLE, AriCall
 from ivr.telephony.router import AriEvent, EventRouter, caller_args, is_own_id, owned_by
 from ivr.telephony.session import CallSession
 from ivr.telephony.tap import TapOpener, tap_opener
@@ -409,6 +409,7 @@ class SpeechIvrApp:
                 continue  # another speech-ivr app's tap, or a call in progress here
             elif (app_args := stranded_args(channel, app, in_app)) is not None:
                 log.warning("%s was left in Stasis: taking it again", channel.get("name"))
+                await self._stop_stale_prompt(client, channel_id)
                 self._on_call({"type": "StasisStart", "channel": channel, "args": app_args})
         for bridge in bridges:
             if owned_by(bridge["id"], app) and bridge["id"] not in in_use:
@@ -421,6 +422,16 @@ class SpeechIvrApp:
                 inbox.put_nowait(CallerHungUp())
             elif (session := self._sessions.get(channel_id)) is not None:
                 await _quietly(session.call.resync())
+
+    async def _stop_stale_prompt(self, client: aioari.Client, channel_id: str) -> None:
+        """Stop the prompt a previous run left playing to a stranded caller (``PROMPT_VARIABLE``
+        names it): the new session's requests would wait behind it inside Asterisk."""
+        try:
+            prompt = (await client.channels.getChannelVar(channelId=channel_id, variable=PROMPT_VARIABLE)).get("value")
+        except web_exceptions.HTTPException:
+            return  # no prompt was played, or the caller is gone
+        if prompt:
+            await _quietly(client.playbacks.stop(playbackId=prompt))
 
     async def _channels_in_app(self, client: aioari.Client, channels: list[AriEvent]) -> frozenset[str]:
         """The channels Asterisk counts in this app, when some channel is in a StasisBroadcast

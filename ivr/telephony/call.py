@@ -43,6 +43,12 @@ def variable_value(value: object) -> str:
     return " ".join(text.split())[:MAX_VARIABLE_LENGTH].rstrip()
 
 
+PROMPT_VARIABLE = "IVR_PROMPT"
+"""The channel variable naming the prompt playing (its playback id). Inside Asterisk a
+channel's commands wait behind its playback (a variable set, a continue): whoever takes the
+call over after this app died (``ivr.telephony.rescue``) stops the prompt first. (Reading a
+variable does not wait; setting one does, so it is set before the playback starts.)"""
+
 class AriCall:
     """The caller's channel: answer, play, stop, set variables, continue, hang up.
 
@@ -89,8 +95,9 @@ class AriCall:
 
     async def play(self, playback_id: str, media: Sequence[str]) -> None:
         """Play media URIs in a row as one playback, under our own id (its events may arrive
-        before the POST answers)."""
+        before the POST answers), named first in the channel's ``PROMPT_VARIABLE``."""
         self._playing[playback_id] = asyncio.get_running_loop().create_future()
+        await self.client.channels.setChannelVar(channelId=self.id, variable=PROMPT_VARIABLE, value=playback_id)
         await self.client.channels.play(channelId=self.id, media=",".join(media), playbackId=playback_id)
 
     def _finished(self, playback_id: str) -> None:
