@@ -97,6 +97,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--ari-url", help="Asterisk HTTP URL, e.g. http://127.0.0.1:8088/")
     run.add_argument("--default-flow", help="flow for Stasis(APP) without an argument")
     run.add_argument("--sandbox", metavar="NAME", nargs="?", const="default", type=service_commands.sandbox_name, help="connect to a running sandbox Asterisk (see `speech-ivr sandbox up`)")
+    run.add_argument("--workers", metavar="N", help="run N worker processes behind StasisBroadcast (apps APP-1 ... APP-N, metrics on the monitor port + 0 ... N-1), restarted when they die")
 
     call = command("call", service_commands.call, "place a test call into the IVR and print where Asterisk sent it")
     service_commands.add_call_arguments(call)

@@ -17,6 +17,7 @@ from ivr.cli.common import CliError, dtmf_keys, project_flows, settings_of
 from ivr.exits import Exit
 
 if TYPE_CHECKING:
+    from ivr.settings import Settings
     from ivr.telephony.app import SpeechIvrApp
 
 
@@ -36,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from ivr.telephony.app import SpeechIvrApp
     from ivr.telephony.ari import AriRefused
 
+    workers = None if args.workers is None else workers_count(args.workers)
     overrides: dict[str, object] = {}
     if args.sandbox:
         from ivr.sandbox import Sandbox
@@ -48,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
     flows = project_flows(settings)
     for diagnostic in flows.diagnostics:
         print(diagnostic, file=sys.stderr)
+    if workers is not None:
+        return run_workers(args, settings, workers)
     logging.getLogger("ivr").info("settings: %s", settings.redacted())
     log_call_records(settings.call_log)
     app = SpeechIvrApp(settings, flows, ModelStore(settings.models))
@@ -58,6 +62,50 @@ def run(args: argparse.Namespace) -> int:
     except AriRefused as exc:
         raise CliError(str(exc), Exit.UNAVAILABLE) from None
     return Exit.OK
+
+
+def workers_count(text: str) -> int:
+    """``--workers N``, checked in the handler so that a bad one is one line (not argparse's usage)."""
+    if not text.isdigit() or int(text) < 1:
+        raise CliError(f"--workers {text}: give a number of worker processes, 1 or more")
+    return int(text)
+
+
+def worker_arguments(args: argparse.Namespace) -> list[str]:
+    """The ``speech-ivr`` command line of each worker of ``run --workers``: this ``run``'s
+    own flags, less ``--workers``."""
+    argv = ["run"]
+    for flag, key in (("--config", "config"), ("--flows", "flows_dir"), ("--grammars", "grammars_dir"),
+                      ("--ari-url", "ari_url"), ("--default-flow", "default_flow"), ("--sandbox", "sandbox")):
+        if (value := getattr(args, key, None)) is not None:
+            argv += [flag, str(value)]
+    return argv + (["-v"] if getattr(args, "verbose", False) else [])
+
+
+def run_workers(args: argparse.Namespace, settings: Settings, count: int) -> int:
+    """``run --workers N``: the supervisor (``ivr.supervisor``), once the settings, the flows
+    and Asterisk's answer to our credentials are known to be good (else one line, not N)."""
+    from ivr.supervisor import Supervisor, WorkersError, plan_workers, worker_command
+    from ivr.telephony.ari import AriRefused, AriUnavailable, connect
+    from ivr.telephony.rescue import rescue
+
+    try:
+        workers = plan_workers(count, settings.app, settings.monitor_listen)
+    except WorkersError as exc:
+        raise CliError(str(exc)) from None
+
+    async def supervise() -> int:
+        try:
+            await (await connect(settings)).close()
+        except AriRefused as exc:
+            raise CliError(str(exc), Exit.UNAVAILABLE) from None
+        except AriUnavailable as exc:
+            logging.getLogger("ivr").warning("ARI connection: %s; the workers keep trying", exc)
+        logging.getLogger("ivr").info("workers: %s", ", ".join(f"{w.app} (metrics {w.monitor_listen or 'off'})" for w in workers))
+        command = worker_command(worker_arguments(args))
+        return await Supervisor(workers, command, lambda app: rescue(settings, app)).run()
+
+    return asyncio.run(supervise())
 
 
 def log_call_records(path: Path | None) -> None:

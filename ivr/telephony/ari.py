@@ -33,10 +33,8 @@ async def connect(settings: Settings) -> aioari.Client:
     """
     http_client = AsynchronousHttpClient()
     await http_client.session.close()
-    credentials = f"{settings.ari_user}:{settings.ari_password.get_secret_value()}"
     http_client.session = aiohttp.ClientSession(
-        headers={"Authorization": "Basic " + base64.b64encode(credentials.encode()).decode()},
-        timeout=aiohttp.ClientTimeout(total=None, connect=10),
+        headers=auth_headers(settings), timeout=aiohttp.ClientTimeout(total=None, connect=10)
     )
     client = aioari.Client(settings.ari_url, http_client)
     try:
@@ -58,6 +56,12 @@ async def connect(settings: Settings) -> aioari.Client:
         await http_client.close()
         raise AriUnavailable(f"ARI at {settings.ari_url} is not reachable: {exc}") from exc
     return client
+
+
+def auth_headers(settings: Settings) -> dict[str, str]:
+    """The HTTP basic ``Authorization`` header of the settings' ARI user."""
+    credentials = f"{settings.ari_user}:{settings.ari_password.get_secret_value()}"
+    return {"Authorization": "Basic " + base64.b64encode(credentials.encode()).decode()}
 
 
 def is_gone(exc: BaseException) -> bool:

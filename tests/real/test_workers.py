@@ -8,16 +8,22 @@ in the test that kills one: that one runs ``speech-ivr run --workers 2``."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from ivr.sandbox import CallLab, DtmfKeys, Pcm, PlacedCall, SandboxInfo, SipCaller, caller_pcap
+from ivr.sandbox.prompts import PROMPTS, install_prompts
 from ivr.speech.models import ModelStore
 from ivr.telephony.app import SpeechIvrApp
-from tests.harness import ProcessUse, left_in_process, running_app
+from tests.harness import TEST_PROMPTS, ProcessUse, left_in_process, running_app
 
 pytestmark = pytest.mark.real
 
@@ -116,3 +122,109 @@ async def test_with_no_worker_running_a_call_reaches_the_fallback(sandbox: Sandb
         assert (arrival.context, arrival.variables["Result"], arrival.variables["Flow"]) == ("ivr-fallback", "error", FLOW)
         assert stasis_status(caller.call)[-1] == "TIMEOUT"
         assert await lab.wait_idle() == ([], [])
+
+
+async def test_killing_a_worker_mid_call_sends_its_call_to_the_fallback_while_the_other_serves(
+    sandbox: SandboxInfo, flow_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """``speech-ivr run --workers 2`` (each worker hears one call at most): a silent caller in
+    one worker's menu, a caller in the other's who presses 3 after 5 s. The first worker is
+    killed (SIGKILL): its caller reaches the fallback at once (the supervisor continues it),
+    the other caller is still served and reaches billing, the dead worker is started again
+    and serves the next caller; SIGTERM stops everything (status 0), leaving nothing."""
+    assert sandbox.sip_port is not None
+    await asyncio.to_thread(install_prompts, sandbox.sounds_dir, {**PROMPTS, **TEST_PROMPTS})
+    silence = caller_pcap(tmp_path / "silent.pcap", Pcm.silence(1.0))
+    late_key = caller_pcap(tmp_path / "late-key.pcap", Pcm.silence(5.0), dtmf=[DtmfKeys("3")], tail=1.0)
+    key = caller_pcap(tmp_path / "key.pcap", Pcm.silence(2.0), dtmf=[DtmfKeys("3")], tail=1.0)
+    environment = {
+        **os.environ, "SPEECH_IVR_MONITOR_LISTEN": "127.0.0.1:0", "SPEECH_IVR_MAX_RECOGNITIONS": "1",
+        "SPEECH_IVR_WATCH_FLOWS": "false",
+    }
+    command = [
+        sys.executable, "-m", "ivr", "run", "--workers", "2", "--sandbox", sandbox.name,
+        "--flows", str(flow_files[0]), "--grammars", str(flow_files[1]), "--default-flow", FLOW,
+    ]
+    boss = await asyncio.create_subprocess_exec(*command, env=environment, stderr=asyncio.subprocess.PIPE)
+    log = SupervisorLog(boss)
+    try:
+        async with CallLab(sandbox) as lab, aiohttp.ClientSession(sandbox.ari_url, headers=sandbox.ari_headers) as ari:
+
+            async def worker_of(call: PlacedCall) -> str:
+                for app in ("speech-ivr-1", "speech-ivr-2"):
+                    async with ari.get(f"/ari/applications/{app}") as response:
+                        if response.status == 200 and call.id in (await response.json())["channel_ids"]:
+                            return app
+                return ""
+
+            async def claimed(call: PlacedCall) -> str:
+                async with asyncio.timeout(10):
+                    while not (app := await worker_of(call)):
+                        await asyncio.sleep(0.05)
+                return app
+
+            for app in ("speech-ivr-1", "speech-ivr-2"):
+                await lab.wait_for_app(app, timeout=90)
+            async with SipCaller(lab, sandbox.sip_port, silence.path, extension=TO_WORKERS, hold=60) as stranded:
+                victim = await claimed(stranded.call)
+                async with SipCaller(lab, sandbox.sip_port, late_key.path, extension=TO_WORKERS, hold=30) as served:
+                    survivor = await claimed(served.call)
+                    await lab.wait_for(lambda e: e["type"] == "PlaybackStarted" and e["playback"]["target_uri"] == f"channel:{served.call.id}", timeout=10)
+                    killed_at = time.time()
+                    os.kill(log.pid(victim), signal.SIGKILL)
+                    rescued = await stranded.call.arrival(timeout=5)
+                    still_there = await worker_of(served.call)
+                    served_arrival = await served.call.arrival(timeout=20)
+            assert victim != survivor and still_there == survivor
+            assert (rescued.context, rescued.variables["Result"]) == ("ivr-fallback", "error")
+            assert stasis_status(stranded.call)[-1] == "SUCCESS"  # continued, not timed out
+            print(f"killed worker's caller at the fallback {1000 * (rescued.at - killed_at):.0f} ms after SIGKILL")
+            assert rescued.at - killed_at < 2.0
+            assert (served_arrival.extension, served_arrival.variables["Result"]) == ("billing", "dtmf")
+            await log.wait_for(f"worker {victim} started", count=2, timeout=10)
+            await lab.wait_for_app(victim, timeout=60)
+            async with asyncio.timeout(60):  # the restarted worker is back in the broadcast's filter
+                while True:
+                    async with SipCaller(lab, sandbox.sip_port, key.path, extension=TO_WORKERS, hold=30) as again:
+                        again_arrival = await again.call.arrival(timeout=20)
+                    if again_arrival.context == "ivr-dest":
+                        break
+            assert again_arrival.extension == "billing"
+            boss.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(boss.wait(), 40) == 0
+            await lab.end_calls()
+            assert await lab.wait_idle() == ([], [])
+    finally:
+        if boss.returncode is None:
+            boss.kill()
+            await boss.wait()
+        log.close()
+
+
+class SupervisorLog:
+    """The supervisor's stderr, read as it comes: which pid each worker has."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stderr is not None
+        self.lines: list[str] = []
+        self._changed = asyncio.Event()
+        self._reader = asyncio.create_task(self._read(process.stderr))
+
+    async def _read(self, stream: asyncio.StreamReader) -> None:
+        async for line in stream:
+            self.lines.append(line.decode(errors="replace"))
+            self._changed.set()
+
+    def pid(self, app: str) -> int:
+        started = [line for line in self.lines if f"worker {app} started" in line]
+        return int(started[-1].rsplit("pid ", 1)[1].rstrip(")\n"))
+
+    async def wait_for(self, text: str, *, count: int = 1, timeout: float) -> None:
+        async with asyncio.timeout(timeout):
+            while sum(text in line for line in self.lines) < count:
+                self._changed.clear()
+                await self._changed.wait()
+
+    def close(self) -> None:
+        self._reader.cancel()
+        sys.stderr.write("".join(self.lines[-40:]))

@@ -127,3 +127,18 @@ async def test_sighup_reloads_and_sigterm_stops() -> None:
 
     await asyncio.wait_for(_serve_until_signalled(App()), 5)  # type: ignore[arg-type]
     assert App.reloaded == 1
+
+
+@pytest.mark.parametrize("workers", ["0", "two", "-1"])
+def test_a_bad_workers_count_is_one_line(workers: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--workers", workers, *PROJECT]) == Exit.USAGE
+    assert capsys.readouterr().err == f"speech-ivr run: --workers {workers}: give a number of worker processes, 1 or more\n"
+
+
+def test_each_worker_runs_with_the_flags_of_run_less_workers() -> None:
+    from ivr.cli.main import parser
+    from ivr.cli.service_commands import worker_arguments
+
+    args = parser().parse_args(["run", "--workers", "2", "-v", "--config", "c.toml", "--sandbox", *PROJECT])
+    assert worker_arguments(args) == ["run", "--config", "c.toml", *PROJECT, "--sandbox", "default", "-v"]
+    assert worker_arguments(parser().parse_args(["run", "--workers", "2"])) == ["run"]
