@@ -20,6 +20,7 @@ import aiohttp
 import pytest
 
 from ivr.sandbox import CallLab, DtmfKeys, Pcm, PlacedCall, SandboxInfo, SipCaller, caller_pcap
+from ivr.sandbox.calls import parse_timestamp
 from ivr.sandbox.prompts import PROMPTS, install_prompts
 from ivr.speech.models import ModelStore
 from ivr.telephony.app import SpeechIvrApp
@@ -121,6 +122,8 @@ async def test_with_no_worker_running_a_call_reaches_the_fallback(sandbox: Sandb
             arrival = await caller.call.arrival(timeout=10)
         assert (arrival.context, arrival.variables["Result"], arrival.variables["Flow"]) == ("ivr-fallback", "error", FLOW)
         assert stasis_status(caller.call)[-1] == "TIMEOUT"
+        (broadcast,) = [e for e in caller.call.events if e["type"] == "ChannelDialplan" and e["dialplan_app"] == "StasisBroadcast"]
+        assert 2.0 <= arrival.at - parse_timestamp(broadcast["timestamp"]) < 2.5  # its whole timeout
         assert await lab.wait_idle() == ([], [])
 
 
