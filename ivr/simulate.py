@@ -43,7 +43,8 @@ from ivr.hearing.core import (
     Output,
     SpeechBegan,
 )
-from ivr.hearing.heard import Heard, Listening
+from ivr.hearing.decoding import CallDecoding, Decoded
+from ivr.hearing.heard import Heard, Listening, Transcript
 from ivr.runtime.conversation import Conversation
 from ivr.speech.recognizer import GrammarRecognizer
 
@@ -163,15 +164,21 @@ def _now(coroutine: Coroutine[Any, Any, None]) -> None:
 
 
 class _Ears:
-    """The hearing core with a recognizer run in place (simulated time stands still meanwhile)."""
+    """The hearing core with its recognizer work done in place (simulated time stands still
+    meanwhile)."""
 
     def __init__(self, model: vosk.Model | None, events: collections.deque[Event]) -> None:
         self.core = HearingCore()
         self._model = model
         self._events = events
-        self._recognizers: dict[int, GrammarRecognizer] = {}
+        self._decoding = CallDecoding(self._new_recognizer)
         self.grammar: str | None = None
         """The grammar listened with, None while not listening."""
+
+    def _new_recognizer(self, vocabulary: tuple[str, ...]) -> GrammarRecognizer:
+        if self._model is None:
+            raise SimulationError("hearing speech needs the flow's speech model")
+        return GrammarRecognizer(self._model, vocabulary)
 
     def listen(self, listening: Listening) -> None:
         self.grammar = listening.grammar
@@ -192,18 +199,16 @@ class _Ears:
                 case HeardUtterance(heard):
                     self.grammar = None
                     self._events.append(Utterance(heard))
-                case Decode(utterance, pcm, vocabulary):
-                    if vocabulary is not None:
-                        if self._model is None:
-                            raise SimulationError("hearing speech needs the flow's speech model")
-                        self._recognizers[utterance] = GrammarRecognizer(self._model, vocabulary)
-                    partial = self._recognizers[utterance].accept(pcm)
-                    self._perform(self.core.decoded(utterance, partial))
+                case Decode(utterance):
+                    decoded = self._decoding.perform(output)
+                    if isinstance(decoded, Decoded):
+                        self._perform(self.core.decoded(utterance, decoded.chunk, decoded.early))
                 case Finish(utterance):
-                    transcript = self._recognizers.pop(utterance).finish()
+                    transcript = self._decoding.perform(output)
+                    assert isinstance(transcript, Transcript)
                     self._perform(self.core.finished(utterance, transcript))
-                case Abandon(utterance):
-                    self._recognizers.pop(utterance, None)
+                case Abandon():
+                    self._decoding.perform(output)
 
 
 class _Run:

@@ -2,14 +2,20 @@
 
 Like python-websockets' ``Protocol``, it reads no clock and touches no socket or thread:
 a shell feeds it 20 ms frames (``receive``), performs what it asks (``Decode`` a chunk,
-``Finish`` an utterance) with a real recognizer, and hands the results back
-(``decoded``, ``finished``). Live calls (``ivr.runtime.listener``), ``speech-ivr simulate``
-and the benchmarks all hear through it, so they cut and judge the same audio the same way.
+``Finish`` an utterance) with a real recognizer (``ivr.hearing.decoding``), and hands the
+results back (``decoded``, ``finished``). Live calls (``ivr.runtime.listener``), ``speech-ivr
+simulate`` and the benchmarks all hear through it, so they cut and judge the same audio the
+same way.
 
-Its clock is the stream's own: a frame's time is its position in the audio. While a chunk
-is being decoded, later frames wait in a backlog and are heard only once the result is
-back, so a busy machine delays what is heard but never changes it: the same audio gives
-the same utterances, partial results and early decisions, on a loaded server or offline.
+Its clock is the stream's own: a frame's time is its position in the audio. Frames are heard
+as they come, and each chunk goes to the recognizer as soon as it is made: a shell that
+decodes in a thread queues them, and a busy machine only makes the results come later. What
+may depend on a result is decided where the result says, never where the frames had got to
+meanwhile: the early decision is taken on the recognizer's side after each chunk
+(``ivr.hearing.decoding``), before it is fed the next one, and when it ends an utterance, the
+utterance ends at that chunk, as if no later frame had been heard yet. So the same audio
+gives the same utterances, partial results and early decisions, on a loaded server or
+offline.
 
 What it does with the frames:
 
@@ -20,14 +26,14 @@ What it does with the frames:
   at the start, the utterance's audio begins ``PREROLL`` earlier (the endpointer confirms
   speech a few frames late, and a word's first sound is quiet), and goes to the recognizer
   in ``BATCH_FRAMES`` chunks, lifted by the gain control;
-- after each chunk, the early decision: a partial result that names one intent beyond doubt
-  (``Listening.decisive``), unchanged for ``early_decision`` of audio while the caller has
-  been silent as long (by WebRTC's own verdict, not just under the gate), ends the utterance
-  there instead of after the whole end-of-speech silence; the final words are then judged
-  like any others;
-- one utterance per ``listen()``. When listening starts again soon after an utterance (the
-  dialog's answer to it), the frames since are heard again, so how fast the dialog answered
-  does not change where the next utterance starts.
+- after each chunk, the early decision (``ivr.hearing.early``): a partial result that names
+  one intent beyond doubt (``Listening.decisive``), unchanged for ``early_decision`` of audio
+  while the caller has been silent as long (by WebRTC's own verdict, not just under the
+  gate), ends the utterance there instead of after the whole end-of-speech silence; the
+  final words are then judged like any others;
+- one utterance per ``listen()``. When listening starts again soon after an utterance was
+  reported (the dialog's answer to it), the frames since its end are heard again, so how
+  fast the dialog answered does not change where the next utterance starts.
 """
 
 from __future__ import annotations
@@ -48,11 +54,13 @@ measured 200, 300 and 500 ms alike, 200 a little better)."""
 BATCH_FRAMES = 5
 """Frames handed to the recognizer at once: fewer thread hops, at most 100 ms of delay."""
 HISTORY_FRAMES = 50
-"""The last second of frames is kept: the pre-roll, and what is heard again on ``listen()``."""
+"""The second of frames before an utterance that may be its pre-roll."""
 REPLAY_FRAMES = 50
-"""Listening that starts again within a second of the last utterance hears the frames since."""
-BACKLOG_LIMIT = 500
-"""Frames waiting for the recognizer beyond this (10 s behind) are dropped and counted."""
+"""Listening that starts again within a second of the last utterance's report hears the
+frames since its end."""
+KEPT_FRAMES = 500
+"""Frames kept for pre-roll and replay: 10 s, so that an utterance whose end was known late
+(the recognizer behind) is still followed by all the frames since."""
 
 
 @dataclass(frozen=True)
@@ -64,13 +72,25 @@ class SpeechBegan:
 
 @dataclass(frozen=True)
 class Decode:
-    """Feed ``pcm`` to utterance ``utterance``'s recognizer, then call ``decoded`` with its
-    partial result. ``vocabulary`` is set on an utterance's first chunk: make its
-    recognizer, restricted to these words, first."""
+    """Feed ``pcm`` to utterance ``utterance``'s recognizer, check the early decision, then
+    call ``decoded`` (``ivr.hearing.decoding`` does all three). Chunks of an utterance come
+    in order, numbered from 0; ``listening`` is set on its first: make its recognizer,
+    restricted to ``listening.vocabulary``, first."""
 
     utterance: int
+    chunk: int
     pcm: bytes
-    vocabulary: tuple[str, ...] | None = None
+    at: float
+    """Where the chunk ends in the stream."""
+    last_sound: float
+    """The end of the last frame WebRTC's VAD took for voice, up to the chunk's end."""
+    final: bool = False
+    """The utterance's last chunk, made at its end: no early decision after it."""
+    listening: Listening | None = None
+
+    @property
+    def vocabulary(self) -> tuple[str, ...] | None:
+        return None if self.listening is None else self.listening.vocabulary
 
 
 @dataclass(frozen=True)
@@ -109,6 +129,17 @@ class _Frame:
         return _position(self.index + 1)
 
 
+@dataclass(frozen=True)
+class _Checkpoint:
+    """Where an utterance would end if the early decision ended it after a chunk."""
+
+    ended_at: float
+    speech_end: float
+    frames: int
+    """Frames heard by then."""
+    voiced_frames: int
+
+
 @dataclass
 class _Utterance:
     id: int
@@ -116,16 +147,15 @@ class _Utterance:
     audio_start: float
     speech_start: float
     batch: list[_Frame] = field(default_factory=list)
-    chunk: bytes | None = None
-    """Made, not yet sent to the recognizer."""
+    chunks: list[_Checkpoint] = field(default_factory=list)
+    """One per chunk sent to the recognizer."""
+    decided: int = 0
+    """Chunks whose result is back."""
     voiced_frames: int = 0
     ended_at: float | None = None
     speech_end: float = 0.0
     early: bool = False
-    started_recognizer: bool = False
     finishing: bool = False
-    partial: str = ""
-    partial_since: float = 0.0
     last_sound: float = 0.0
     """The end of the last frame WebRTC's VAD took for voice (gate or not)."""
 
@@ -141,23 +171,19 @@ class HearingCore:
         self._voice = voice or VoiceDetector()
         self._gain = gain or GainControl()
         self._frames = 0
-        self._history: collections.deque[_Frame] = collections.deque(maxlen=HISTORY_FRAMES)
+        self._history: collections.deque[_Frame] = collections.deque(maxlen=KEPT_FRAMES)
         self._only_voice = True  # WebRTC called every frame since the stream began voice
         self._first_sound: int | None = None  # the first frame that was not digital silence
-        self._backlog: collections.deque[bytes | _Frame] = collections.deque()
-        self._in_flight = False
         self._listening: Listening | None = None
         self._endpointer: Endpointer | None = None
         self._utterance: _Utterance | None = None
         self._ids = 0
-        self._stopped_at = 0  # frames heard when the last utterance ended or listening stopped
+        self._stopped_at = 0  # where the last utterance ended, or listening stopped (frames)
+        self._reported_at = 0  # frames heard when it was reported, or listening stopped
         self._gaps = LoneSilenceFilter()
-        self.dropped = 0
-        """Frames dropped because the recognizer was too far behind."""
         self.received = 0
         """Frames received (``receive``), whatever became of them."""
-        self.worst_backlog = 0
-        """The most frames that ever waited for the recognizer at once."""
+        self._worst_backlog = 0.0
 
     @property
     def lone_silences(self) -> int:
@@ -166,17 +192,21 @@ class HearingCore:
 
     @property
     def backlog_seconds(self) -> float:
-        """Seconds of audio received but not yet heard (waiting behind the recognizer)."""
-        return _position(len(self._backlog))
+        """Seconds of audio sent to the recognizer and not decoded yet."""
+        current = self._utterance
+        if current is None or current.decided >= len(current.chunks):
+            return 0.0
+        done = current.chunks[current.decided - 1].ended_at if current.decided else current.audio_start
+        return round(current.chunks[-1].ended_at - done, 6)
 
     @property
     def worst_backlog_seconds(self) -> float:
-        """The longest the recognizer was ever behind the audio during this call."""
-        return _position(self.worst_backlog)
+        """The most audio that ever waited for the recognizer during this call."""
+        return self._worst_backlog
 
     @property
     def position(self) -> float:
-        """Seconds of audio heard so far (frames waiting in the backlog not included)."""
+        """Seconds of audio heard so far."""
         return _position(self._frames)
 
     # -- the shell's inputs -----------------------------------------------------------------
@@ -185,17 +215,10 @@ class HearingCore:
         """One whole 20 ms frame of the caller's audio (``ivr.audio.Framer`` cuts them)."""
         out: list[Output] = []
         self.received += 1
+        # What still waits for the recognizer when the next frame comes.
+        self._worst_backlog = max(self._worst_backlog, self.backlog_seconds)
         for kept in self._gaps.push(frame):
-            if self._in_flight or self._backlog:
-                if len(self._backlog) >= BACKLOG_LIMIT:
-                    self.dropped += 1
-                    continue
-                self._backlog.append(kept)
-                self.worst_backlog = max(self.worst_backlog, len(self._backlog))
-                if not self._in_flight:
-                    out += self._drain()
-            else:
-                out += self._process(kept)
+            out += self._process(kept)
         return out
 
     def listen(self, listening: Listening) -> list[Output]:
@@ -203,33 +226,40 @@ class HearingCore:
         out = self._abandon()
         self._listening = listening
         self._endpointer = Endpointer(listening.endpointing)
-        if self._frames - self._stopped_at <= REPLAY_FRAMES:
-            again = [f for f in self._history if f.index >= self._stopped_at]
-            self._backlog.extendleft(reversed(again))
-            self._frames -= len(again)  # heard again: the position goes back with them
-        return out + self._drain()
+        if self._frames - self._reported_at <= REPLAY_FRAMES:
+            for frame in [f for f in self._history if f.index >= self._stopped_at]:
+                out += self._hear(frame)  # heard again, where they were
+        return out
 
     def stop(self) -> list[Output]:
         """Stop listening; an utterance under way is abandoned."""
         out = self._abandon()
         self._listening = self._endpointer = None
-        self._stopped_at = self._frames
+        self._stopped_at = self._reported_at = self._frames
         return out
 
-    def decoded(self, utterance: int, partial: str) -> list[Output]:
-        """The result of ``Decode``: the words heard so far (which later audio may change)."""
-        self._in_flight = False
-        out: list[Output] = []
+    def decoded(self, utterance: int, chunk: int, early: bool) -> list[Output]:
+        """The result of chunk ``chunk`` of a ``Decode``; ``early``: the early decision ended
+        the utterance after it (no later chunk was decoded)."""
         current = self._utterance
-        if current is not None and current.id == utterance and current.ended_at is None:
-            if self._early(current, partial):
-                current.early = True
-                out += self._end(current)
-        return out + self._pump() + self._drain()
+        if current is None or current.id != utterance:
+            return []
+        current.decided = chunk + 1
+        if not early:
+            return []
+        # The utterance ends after this chunk: as if no later frame had been heard by it.
+        checkpoint = current.chunks[chunk]
+        current.ended_at, current.speech_end = checkpoint.ended_at, checkpoint.speech_end
+        current.voiced_frames = checkpoint.voiced_frames
+        current.early = True
+        current.chunks = current.chunks[: chunk + 1]
+        if not current.finishing:  # still listening for it: no more
+            self._listening = self._endpointer = None
+        self._stopped_at = checkpoint.frames
+        return self._finish(current)
 
     def finished(self, utterance: int, transcript: Transcript) -> list[Output]:
         """The result of ``Finish``: the utterance's final words."""
-        self._in_flight = False
         out: list[Output] = []
         current = self._utterance
         if current is not None and current.id == utterance:
@@ -249,17 +279,11 @@ class HearingCore:
                 early=current.early,
             )
             self._utterance = None
+            self._reported_at = self._frames
             out.append(HeardUtterance(heard))
-        return out + self._drain()
+        return out
 
     # -- hearing frames ---------------------------------------------------------------------
-
-    def _drain(self) -> list[Output]:
-        out: list[Output] = []
-        while self._backlog and not self._in_flight:
-            item = self._backlog.popleft()
-            out += self._process(item) if isinstance(item, bytes) else self._hear(item)
-        return out
 
     def _process(self, pcm: bytes) -> list[Output]:
         voice = self._voice.classify(pcm)
@@ -274,7 +298,7 @@ class HearingCore:
 
     def _hear(self, frame: _Frame) -> list[Output]:
         """What a frame (already classified) means for listening."""
-        self._frames = frame.index + 1
+        self._frames = max(self._frames, frame.index + 1)
         endpointer, current = self._endpointer, self._utterance
         if endpointer is None or (current is not None and current.ended_at is not None):
             return []
@@ -286,10 +310,10 @@ class HearingCore:
         if frame.voice.webrtc:
             current.last_sound = frame.end
         if event is Endpoint.SPEECH_ENDED:
-            return self._end(current)
+            return self._end(current, frame)
         if len(current.batch) >= BATCH_FRAMES:
-            self._chunk(current)
-        return self._pump()
+            return [self._chunk(current, frame)]
+        return []
 
     def _begin(self, frame: _Frame, endpointer: Endpointer) -> list[Output]:
         assert self._listening is not None and endpointer.started_at is not None
@@ -314,56 +338,41 @@ class HearingCore:
         )
         current.batch = audio
         self._utterance = current
-        self._chunk(current)
-        return [SpeechBegan(current.speech_start), *self._pump()]
+        return [SpeechBegan(current.speech_start), self._chunk(current, frame)]
 
-    def _chunk(self, current: _Utterance) -> None:
-        assert current.chunk is None, "one chunk at a time: frames wait while it is decoded"
-        current.chunk = amplify(b"".join(f.pcm for f in current.batch), current.batch[-1].gain_db)
-        current.batch = []
-
-    def _end(self, current: _Utterance) -> list[Output]:
+    def _chunk(self, current: _Utterance, last: _Frame, *, final: bool = False) -> Decode:
+        """The batch as the utterance's next chunk, to the recognizer now."""
         assert self._endpointer is not None
-        current.ended_at = self.position
+        pcm = amplify(b"".join(f.pcm for f in current.batch), current.batch[-1].gain_db)
+        current.batch = []
+        current.chunks.append(
+            _Checkpoint(last.end, self._endpointer.last_voice or current.speech_start, last.index + 1, current.voiced_frames)
+        )
+        return Decode(
+            current.id,
+            len(current.chunks) - 1,
+            pcm,
+            at=last.end,
+            last_sound=current.last_sound,
+            final=final,
+            listening=current.listening if len(current.chunks) == 1 else None,
+        )
+
+    def _end(self, current: _Utterance, last: _Frame) -> list[Output]:
+        assert self._endpointer is not None
+        current.ended_at = last.end
         current.speech_end = self._endpointer.last_voice or current.speech_start
-        if current.batch:
-            self._chunk(current)
+        out: list[Output] = [self._chunk(current, last, final=True)] if current.batch else []
         # One utterance per listen(): the frames after it are for the next one.
         self._listening = self._endpointer = None
-        self._stopped_at = self._frames
-        return self._pump()
+        self._stopped_at = last.index + 1
+        return out + self._finish(current)
 
-    def _pump(self) -> list[Output]:
-        """Send the recognizer its next piece of work, one at a time."""
-        current = self._utterance
-        if self._in_flight or current is None:
+    def _finish(self, current: _Utterance) -> list[Output]:
+        if current.finishing:
             return []
-        if current.chunk is not None:
-            chunk, current.chunk = current.chunk, None
-            vocabulary = None if current.started_recognizer else current.listening.vocabulary
-            current.started_recognizer = True
-            self._in_flight = True
-            return [Decode(current.id, chunk, vocabulary)]
-        if current.ended_at is not None and not current.finishing:
-            current.finishing = True
-            self._in_flight = True
-            return [Finish(current.id)]
-        return []
-
-    def _early(self, current: _Utterance, partial: str) -> bool:
-        """Does the early decision end the utterance at this chunk?"""
-        at = self.position
-        if partial != current.partial:
-            current.partial, current.partial_since = partial, at
-            return False
-        after = current.listening.early_decision
-        if after <= 0 or not partial or self._endpointer is None:
-            return False
-        # Quiet by WebRTC's own verdict, not just under the level gate: a soft syllable in
-        # the middle of a sentence can fall under the gate, and no early end may cut it.
-        if at - current.partial_since < after - 1e-9 or at - current.last_sound < after - 1e-9:
-            return False
-        return current.listening.decisive(partial)
+        current.finishing = True
+        return [Finish(current.id)]
 
     def _abandon(self) -> list[Output]:
         current, self._utterance = self._utterance, None

@@ -39,7 +39,7 @@ MAX_SPEED = 2.0
 """How much faster than real time a tap's audio may come in the long run."""
 BACKLOG_BYTES = 10 * BYTES_PER_SECOND
 """10 s of audio: what may wait between a socket and the tap's reader (the hearing core keeps
-its own 10 s backlog behind the recognizer, ``ivr.hearing.core.BACKLOG_LIMIT``)."""
+what it sends the recognizer is bounded by an utterance's ``max_speech``)."""
 EXAMPLE_CHARS = 120
 """How much of an offender a log line quotes."""
 

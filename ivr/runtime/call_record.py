@@ -173,14 +173,13 @@ class CallRecorder:
             if answer.recording is not None and answer.audio is not None
         ]
 
-    def audio(self, *, received: float, lone_silences: int, dropped: int, worst_backlog: float) -> None:
+    def audio(self, *, received: float, lone_silences: int, worst_backlog: float) -> None:
         """What the tap delivered to hearing, once it has closed: seconds of audio received,
-        lone frames of silence taken out (a snoop's late frames), frames dropped because the
-        recognizer was 10 s behind, and the longest it was behind (seconds)."""
+        lone frames of silence taken out (a snoop's late frames), and the most audio that
+        ever waited for the recognizer (seconds)."""
         self._audio = {
             "received": _ms(received),
             "lone_silences": lone_silences,
-            "dropped_frames": dropped,
             "worst_backlog": _ms(worst_backlog),
         }
 

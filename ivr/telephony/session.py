@@ -289,11 +289,8 @@ class CallSession:
             self.recorder.audio(
                 received=core.received * FRAME_SECONDS,
                 lone_silences=core.lone_silences,
-                dropped=core.dropped,
                 worst_backlog=core.worst_backlog_seconds,
             )
-            if core.dropped:
-                log.warning("%s: %d frames dropped, the recognizer too far behind", self.call.name, core.dropped)
             if core.lone_silences:
                 log.info("%s: %d lone frames of silence (a snoop's late frames) dropped", self.call.name, core.lone_silences)
         if isinstance(self._tap, RecordingTap):
