@@ -25,8 +25,11 @@ Printed for each N, from one run on this machine:
   loaded; the app keeps each call's audio for the recording this bench needs (32 kB a second
   of call), which is in the figure;
 - frames lost per call (``bench.frames_lost``): of each phrase as sent, the 20 ms frames that
-  are not in the audio the app received (its recording), on the way or before the tap opened;
-  and the frames of silence put in (a snoop's late frames, which hearing takes out).
+  are not in the audio the app received (its recording), on the way or before the tap opened,
+  the most in one call, and the calls with any loss (a phrase not found at all counts);
+  and the frames of silence put in (a snoop's late frames, which hearing takes out);
+- ast heard: the phones whose speech Asterisk's talk detector heard on their own channel
+  (a phone that sent nothing Asterisk could hear is not the app's loss).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -117,6 +121,8 @@ class Phase:
     unrecorded: int = 0
     speech_spread: float = 0.0
     wall: float = 0.0
+    talked: int = 0
+    """Phones whose speech Asterisk's talk detector heard on their channel."""
 
     def row(self) -> list[str]:
         heard = [loss for loss in self.losses if loss.found]
@@ -137,11 +143,12 @@ class Phase:
             str(max(lost, default=0)),
             str(sum(loss.missing > 0 for loss in self.losses) + (len(self.losses) - len(heard))),
             f"{np.mean([loss.inserted for loss in heard]):.2f}" if heard else "-",
+            str(self.talked),
         ]
 
 
 HEADER = ["mode", "N", "right %", "p50 ms", "p95 ms", "backlog ms", "app %", "ast %", "sipp %",
-          "RSS MB", "MB/call", "lost/call", "lost max", "calls w/ loss", "inserted/call"]  # fmt: skip
+          "RSS MB", "MB/call", "lost/call", "lost max", "calls w/ loss", "inserted/call", "ast heard"]  # fmt: skip
 
 
 def _ms(seconds: float) -> str:
@@ -295,6 +302,7 @@ def _judge(phase: Phase, events: list[dict], phrases: dict[str, Phrase], tag: st
         if event["type"] == "ChannelTalkingStarted" and channel["id"] not in talking:
             talking[channel["id"]] = parse_timestamp(event["timestamp"])
             starts.append(talking[channel["id"]])
+            phase.talked += 1
         elif event["type"] == "ChannelUserevent" and event.get("eventname") == "IvrArrived":
             phase.arrived += 1
             where = f'{event["userevent"].get("Context")},{event["userevent"].get("Exten")}'
@@ -340,6 +348,7 @@ async def main() -> int:
     parser.add_argument("--workers", type=int, default=0, help="run --workers N behind StasisBroadcast (0: plain Stasis)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--keep", type=Path, metavar="DIR", help="keep the app's log and call records in DIR")
     args = parser.parse_args()
     ns = [int(n) for n in args.callers.split(",")]
     modes = args.modes.split(",")
@@ -391,6 +400,10 @@ async def main() -> int:
                 if app.returncode is None:
                     app.terminate()
                 await app.wait()
+                if args.keep:
+                    args.keep.mkdir(parents=True, exist_ok=True)
+                    for name in ("app.log", "calls.jsonl"):
+                        shutil.copy(work / name, args.keep / name)
     finally:
         await asyncio.to_thread(sandbox.down)
     print(f"\nload: {os.cpu_count()} CPUs, {'1 app' if not args.workers else f'{args.workers} workers'}, "
