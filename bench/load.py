@@ -49,6 +49,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -226,10 +227,17 @@ class TalkStamper:
             await asyncio.sleep(0.02)
 
     async def _stamp(self, channel_id: str) -> None:
-        try:
-            await self._lab.set_variable(channel_id, "TALK_DETECT(set)", str(TALK_SILENCE_MS))
-        except Exception as exc:  # the phone hung up already
-            print(f"TALK_DETECT on {channel_id}: {exc!r}", file=sys.stderr)
+        """ARI sets it once the channel is in an application (409 before: a broadcast call
+        waiting to be claimed)."""
+        for _ in range(50):
+            try:
+                await self._lab.set_variable(channel_id, "TALK_DETECT(set)", str(TALK_SILENCE_MS))
+                return
+            except aiohttp.ClientResponseError as exc:
+                if exc.status != 409:
+                    print(f"TALK_DETECT on {channel_id}: {exc.status} {exc.message}", file=sys.stderr)
+                    return
+            await asyncio.sleep(0.1)
 
 
 async def run_phase(
