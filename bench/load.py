@@ -17,8 +17,9 @@ Printed for each N, from one run on this machine:
   destination's UserEvent, the end of speech is when Asterisk's talk detector (``TALK_DETECT``
   on the phone's channel, set by this bench over ARI) heard the phrase begin plus the
   phrase's length as sent;
-- worst backlog: the most audio any call had received but not yet decoded (the app's call
-  records, ``audio.worst_backlog``);
+- worst backlog: the furthest behind the stream any call's recognizer was (the audio heard
+  since the end of the oldest chunk whose result was not back; the app's call records,
+  ``audio.worst_backlog``);
 - CPU, as % of one core over the phase: the app (all its processes), Asterisk, and the SIPp
   phones apart;
 - RSS: the app's peak (all its processes), and per call above the app idle with its model

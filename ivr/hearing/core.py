@@ -192,16 +192,16 @@ class HearingCore:
 
     @property
     def backlog_seconds(self) -> float:
-        """Seconds of audio sent to the recognizer and not decoded yet."""
+        """How far behind the stream the recognizer is: the audio heard since the end of the
+        oldest chunk whose result is not back (0 when none waits)."""
         current = self._utterance
         if current is None or current.decided >= len(current.chunks):
             return 0.0
-        done = current.chunks[current.decided - 1].ended_at if current.decided else current.audio_start
-        return round(current.chunks[-1].ended_at - done, 6)
+        return round(self.position - current.chunks[current.decided].ended_at, 6)
 
     @property
     def worst_backlog_seconds(self) -> float:
-        """The most audio that ever waited for the recognizer during this call."""
+        """The furthest behind the stream the recognizer ever was during this call."""
         return self._worst_backlog
 
     @property
@@ -215,7 +215,7 @@ class HearingCore:
         """One whole 20 ms frame of the caller's audio (``ivr.audio.Framer`` cuts them)."""
         out: list[Output] = []
         self.received += 1
-        # What still waits for the recognizer when the next frame comes.
+        # How far behind the recognizer is when the next frame comes.
         self._worst_backlog = max(self._worst_backlog, self.backlog_seconds)
         for kept in self._gaps.push(frame):
             out += self._process(kept)
@@ -244,6 +244,7 @@ class HearingCore:
         current = self._utterance
         if current is None or current.id != utterance:
             return []
+        self._worst_backlog = max(self._worst_backlog, self.backlog_seconds)
         current.decided = chunk + 1
         if not early:
             return []

@@ -175,8 +175,8 @@ class CallRecorder:
 
     def audio(self, *, received: float, lone_silences: int, worst_backlog: float) -> None:
         """What the tap delivered to hearing, once it has closed: seconds of audio received,
-        lone frames of silence taken out (a snoop's late frames), and the most audio that
-        ever waited for the recognizer (seconds)."""
+        lone frames of silence taken out (a snoop's late frames), and the furthest behind the
+        stream the recognizer ever was (seconds)."""
         self._audio = {
             "received": _ms(received),
             "lone_silences": lone_silences,
