@@ -78,6 +78,8 @@ HOLD = 25.0
 TALK_SILENCE_MS = 500
 """TALK_DETECT's silence threshold (ms); only the start of talking is used."""
 SAMPLE_EVERY = 0.1
+DRAIN_SECONDS = 60.0
+"""How long a phase waits for Asterisk to have no channel and no bridge left."""
 
 
 @dataclass(frozen=True)
@@ -273,7 +275,7 @@ async def run_phase(
                      rate=max(count / RAMP, 0.5), limit=count, hold=HOLD, timeout=HOLD + RAMP + 30)
             for (intent, lead), count in plan.items()
         ))
-        await lab.wait_idle(timeout=60)
+        left = await lab.wait_idle(timeout=DRAIN_SECONDS)
     finally:
         stamper.cancel()
         sampler.cancel()
@@ -282,6 +284,9 @@ async def run_phase(
     for result in results:
         if not result.ok:
             print(result.summary(), file=sys.stderr)
+    if left != ([], []):
+        print(f"{mode} N={callers}: {len(left[0])} channels and {len(left[1])} bridges still up "
+              f"{DRAIN_SECONDS:.0f} s after the last phone ended", file=sys.stderr)
     phase = Phase(mode, callers, workers, wall=wall)
     phase.cpu_app = 100 * (after.app - before.app) / wall
     phase.cpu_asterisk = 100 * (after.asterisk - before.asterisk) / wall
