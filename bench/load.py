@@ -251,7 +251,7 @@ async def run_phase(
     by_intent = {phrase.intent: phrase for phrase in phrases}
     plan = groups(callers, mode, phrases, rng)
     pcaps = {}
-    for (intent, lead), _ in plan.items():
+    for intent, lead in plan:
         narrow = Pcm.read(work / "phrases" / f"{intent}.wav")
         pcaps[intent, lead] = caller_pcap(work / f"{intent}-{lead}.pcap", narrow, lead=lead, tail=3.0).path
     extension = f"workers-{FLOW}" if workers else FLOW
