@@ -7,6 +7,7 @@ import contextlib
 import gc
 import os
 import shutil
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,9 +99,13 @@ def idle_keepalive_connections() -> int:
     return sum(
         len(pooled)
         for connector in gc.get_objects()
-        if isinstance(connector, aiohttp.BaseConnector) and not connector.closed
+        # A weakref proxy whose object is gone raises ReferenceError on isinstance().
+        if not isinstance(connector, _PROXIES) and isinstance(connector, aiohttp.BaseConnector) and not connector.closed
         for pooled in getattr(connector, "_conns", {}).values()
     )
+
+
+_PROXIES = (weakref.ProxyType, weakref.CallableProxyType)
 
 
 @dataclass(frozen=True)
