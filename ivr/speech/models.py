@@ -128,6 +128,13 @@ class ModelStore:
                 model = self._models[language] = vosk.Model(str(directory))
             return model
 
+    async def loaded(self, language: str) -> vosk.Model:
+        """``get`` for the event loop: a model already loaded at once (a thread hop costs a
+        call being set up a third of a second when a hundred come together), else loaded in
+        a thread."""
+        model = self._models.get(language)
+        return model if model is not None else await asyncio.to_thread(self.get, language)
+
     async def preload(self, languages: Iterable[str]) -> None:
         """Load the models of these languages off the event loop, before calls need them."""
         for language in sorted(set(languages)):

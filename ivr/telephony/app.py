@@ -299,7 +299,7 @@ class SpeechIvrApp:
             call,
             inbox,
             flow,
-            load_model=lambda: asyncio.to_thread(self.models.get, flow.language),
+            load_model=lambda: self.models.loaded(flow.language),
             open_tap=(lambda: self._open_tap(call.id)) if heard else _no_recognizer_free,
             executor=self._executor,
             record_dir=self.settings.record_dir,
