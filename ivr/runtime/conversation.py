@@ -43,30 +43,6 @@ class Ears(Protocol):
     def stop(self) -> None: ...
 
 
-class LateEars:
-    """Ears that come later (a tap still being set up): the dialog's last ``listen`` or
-    ``stop`` is kept and handed to the real ears when they ``attach``."""
-
-    def __init__(self) -> None:
-        self._ears: Ears | None = None
-        self._listening: Listening | None = None
-
-    def listen(self, listening: Listening) -> None:
-        self._listening = listening
-        if self._ears is not None:
-            self._ears.listen(listening)
-
-    def stop(self) -> None:
-        self._listening = None
-        if self._ears is not None:
-            self._ears.stop()
-
-    def attach(self, ears: Ears) -> None:
-        self._ears = ears
-        if self._listening is not None:
-            ears.listen(self._listening)
-
-
 class Conversation:
     """Feed it the call's events with their time; it performs what the engine asks."""
 

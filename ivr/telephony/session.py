@@ -28,7 +28,7 @@ from ivr.flow.compiled import CompiledFlow
 from ivr.flow.model import Destination
 from ivr.media.recording import RecordingTap, recording_path
 from ivr.runtime.call_record import CallRecorder
-from ivr.runtime.conversation import Conversation, LateEars
+from ivr.runtime.conversation import Conversation
 from ivr.runtime.listener import Listener, RecognizerError
 from ivr.telephony.ari import is_gone
 
@@ -84,7 +84,6 @@ class CallSession:
         self._record_dir = record_dir
         self._listener: Listener | None = None
         self._listener_task: asyncio.Task[None] | None = None
-        self._setting_up: asyncio.Task[None] | None = None
         self._conversation: Conversation | None = None
         self._leaving = False  # the tap is being closed on purpose
         self._caller = caller
@@ -143,41 +142,30 @@ class CallSession:
 
     async def _converse(self) -> None:
         await self.call.answer()
-        # The menu starts at once, and the caller is heard from when the tap is up: setting a
-        # tap up takes a few ARI requests, seconds when many calls come at once, and callers
-        # are not left in silence meanwhile.
-        ears = LateEars()
-        self._setting_up = asyncio.create_task(self._start_hearing(ears))
-        self._conversation = Conversation(self.engine, self, ears, observe=self._observe)
+        model = await self._load_model()
+        try:
+            self._tap = await self._open_tap()
+            if self._record_dir is not None:
+                self._tap = RecordingTap(self._tap, recording_path(self._record_dir, self.call.id))
+        except Exception as exc:
+            log.error("%s: no audio: %s", self.call.name, exc)
+            self.inbox.put_nowait(TapFailed(str(exc)))
+        else:
+            self._listener = Listener(
+                self._tap,
+                model,
+                self.inbox.put_nowait,
+                executor=self._executor,
+                stall_timeout=STALL_TIMEOUT if self._tap.continuous else None,
+            )
+            self._listener_task = asyncio.create_task(self._hear())
+        self._conversation = Conversation(self.engine, self, self._listener, observe=self._observe)
         await self._conversation.start(self._clock())
         while not self.engine.finished:
             event = await self._next_event()
             now = self._clock()
             self.recorder.event(event, now)
             await self._conversation.handle(event, now)
-
-    async def _start_hearing(self, ears: LateEars) -> None:
-        """Load the model and open the tap, then hear the caller; or tell the dialog it cannot."""
-        try:
-            model = await self._load_model()
-            tap = await self._open_tap()
-        except Exception as exc:
-            log.error("%s: no audio: %s", self.call.name, exc)
-            self.inbox.put_nowait(TapFailed(str(exc)))
-            return
-        self._tap = tap if self._record_dir is None else RecordingTap(tap, recording_path(self._record_dir, self.call.id))
-        if self._leaving:  # the call left while its tap was being set up
-            await self._close_tap()
-            return
-        self._listener = Listener(
-            self._tap,
-            model,
-            self.inbox.put_nowait,
-            executor=self._executor,
-            stall_timeout=STALL_TIMEOUT if self._tap.continuous else None,
-        )
-        self._listener_task = asyncio.create_task(self._hear())
-        ears.attach(self._listener)
 
     def _log_record(self) -> None:
         """Finish the call's record and log it (once) as one record of ``ivr.calls``."""
@@ -288,9 +276,6 @@ class CallSession:
 
     async def _release(self) -> None:
         """Free the tap, the listener and the call's event subscription, whatever happened."""
-        if self._setting_up is not None:
-            self._setting_up.cancel()  # a tap half set up is deleted by its opener
-            await asyncio.gather(self._setting_up, return_exceptions=True)
         with contextlib.suppress(Exception):
             await self._close_tap()
         if self._listener_task is not None:
