@@ -83,7 +83,6 @@ class Listener:
         self._lock = threading.Lock()
         self._loop = asyncio.get_running_loop()
         self._failed: asyncio.Future[None] = self._loop.create_future()
-        self._frames = 0
         self._started = clock()
         self._last_audio = self._started
         self._fed_at = self._started
@@ -123,7 +122,6 @@ class Listener:
                 self._feed(frame)
 
     def _feed(self, frame: bytes) -> None:
-        self._frames += 1
         self._fed_at = self._clock()
         self._perform(self.core.receive(frame))
 
@@ -131,7 +129,7 @@ class Listener:
         """When the audio at ``position`` in the stream reached us: frames come in real time,
         so it is the last frame's arrival less the audio fed since (lone silences dropped by
         the core do not count in its positions)."""
-        fed = (self._frames - self.core.lone_silences) * FRAME_SECONDS
+        fed = (self.core.received - self.core.lone_silences) * FRAME_SECONDS
         return self._fed_at - max(0.0, fed - position)
 
     async def _watch(self) -> None:
@@ -144,7 +142,7 @@ class Listener:
             elif now - self._last_audio >= GAP_TOLERANCE:
                 # Nothing reaches the channel: that is silence, for as long as it lasts.
                 due = int((now - self._started - GAP_TOLERANCE / 2) / FRAME_SECONDS)
-                for _ in range(due - self._frames):
+                for _ in range(due - self.core.received):
                     self._feed(SILENT_FRAME)
 
     def _perform(self, outputs: list[Output]) -> None:
