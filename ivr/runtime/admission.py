@@ -30,7 +30,7 @@ class Admission:
         self.refused = 0
         """Calls that arrived at the ceiling, since the start."""
         self.closing = False
-        """Set when the app shuts down: it claims no more calls."""
+        """Set when the app shuts down: it claims no more calls, and new ones are sent on at once."""
 
     def has_room(self) -> bool:
         """Should this app claim an offered call now? Only while one more can be heard and

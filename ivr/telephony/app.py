@@ -83,7 +83,6 @@ class SpeechIvrApp:
             max_workers=settings.decode_threads or os.cpu_count() or 2, thread_name_prefix="vosk"
         )
         self._sessions: dict[str, CallSession] = {}
-        self._closing = False
         self.admission = Admission(settings.max_recognitions)
         self._claiming: dict[str, asyncio.Future[None]] = {}
         """Offered calls being claimed, until their StasisStart (which resolves the future)."""
@@ -241,7 +240,7 @@ class SpeechIvrApp:
         delay = self.admission.claim_delay()
         if self._client is None or not self.admission.reserve():
             self.metrics.claims.labels(outcome="declined").inc()
-            log.debug("%s offered: not claiming it (%d calls heard, closing: %s)", channel_id, self.admission.heard, self._closing)
+            log.debug("%s offered: not claiming it (%d calls heard, closing: %s)", channel_id, self.admission.heard, self.admission.closing)
             return
         self._claiming[channel_id] = asyncio.get_running_loop().create_future()
         claiming = asyncio.create_task(self._claim(self._client, channel_id, delay), name=f"claim {channel_id}")
@@ -281,7 +280,7 @@ class SpeechIvrApp:
         inbox: asyncio.Queue[Event] = asyncio.Queue()
         call = AriCall(self._client, self.router, channel, inbox.put_nowait)
         flow = catalog.flow_for(requested)
-        if self._closing:
+        if self.admission.closing:
             self._track(call.id, asyncio.create_task(self._turn_away_closing(call, flow)))
             return
         if flow is None:
@@ -448,7 +447,6 @@ class SpeechIvrApp:
         """Stop taking calls into dialogs (and claiming offered ones), let calls in progress
         finish for up to ``shutdown_grace``, then send the rest to their fallback (their
         sessions are cancelled)."""
-        self._closing = True
         self.admission.closing = True
         if not self._calls:
             return
