@@ -1,4 +1,4 @@
-"""What the benchmarks share: percentiles and CPU time from /proc."""
+"""What the benchmarks share: percentiles, and CPU time and memory from /proc."""
 
 from __future__ import annotations
 
@@ -18,3 +18,9 @@ def cpu_seconds(pid: int) -> float:
     """User plus system CPU time a process has used."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def rss_mb(pid: int) -> float:
+    """A process's resident memory (VmRSS), in MB."""
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024

@@ -37,7 +37,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
+import functools
 import json
 import os
 import random
@@ -55,7 +57,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import cpu_seconds, percentile  # noqa: E402
+from bench.common import cpu_seconds, percentile, rss_mb  # noqa: E402
 from bench.frames_lost import FrameLoss, frames_lost, speech_of  # noqa: E402
 from bench.soak import PHONE_INTENTS  # noqa: E402
 from ivr.flow import load_flow  # noqa: E402
@@ -86,7 +88,13 @@ DRAIN_SECONDS = 60.0
 class Phrase:
     intent: str
     destination: str  # "context,extension"
-    speech: np.ndarray  # 8 kHz, as sent, from its first sound to its last
+    said: Pcm
+    """The rendering the phone sends (8 kHz)."""
+
+    @functools.cached_property
+    def speech(self) -> np.ndarray:
+        """What it says, from its first sound to its last."""
+        return speech_of(self.said.samples)
 
 
 @dataclass(frozen=True)
@@ -113,7 +121,6 @@ class Phase:
     callers: int
     workers: int
     right: int = 0
-    arrived: int = 0
     latencies: list[float] = dataclasses.field(default_factory=list)
     worst_backlog: float = 0.0
     cpu_app: float = 0.0
@@ -174,14 +181,12 @@ def _family(pid: int) -> list[int]:
 
 
 def _rss_mb(pid: int) -> float:
-    total = 0
+    """A process's and its descendants' resident memory, in MB."""
+    total = 0.0
     for member in _family(pid):
-        try:
-            status = Path(f"/proc/{member}/status").read_text().splitlines()
-        except OSError:
-            continue
-        total += next((int(line.split()[1]) for line in status if line.startswith("VmRSS:")), 0)
-    return total / 1024
+        with contextlib.suppress(OSError):  # a process that ended meanwhile
+            total += rss_mb(member)
+    return total
 
 
 def phrases(info: SandboxInfo) -> list[Phrase]:
@@ -193,8 +198,8 @@ def phrases(info: SandboxInfo) -> list[Phrase]:
             continue
         spoken = SWITCHBOARD_KO_CALLERS[intent]
         media = synthesize(spoken.text, info.sounds_dir, voice=spoken.voice, speed=spoken.speed)
-        narrow = Pcm.read(info.sounds_dir.parent / f"{media}.wav").samples
-        found.append(Phrase(intent, f"{route.context},{route.extension}", speech_of(narrow)))
+        said = Pcm.read(info.sounds_dir.parent / f"{media}.wav")
+        found.append(Phrase(intent, f"{route.context},{route.extension}", said))
     return found
 
 
@@ -252,8 +257,7 @@ async def run_phase(
     plan = groups(callers, mode, phrases, rng)
     pcaps = {}
     for intent, lead in plan:
-        narrow = Pcm.read(work / "phrases" / f"{intent}.wav")
-        pcaps[intent, lead] = caller_pcap(work / f"{intent}-{lead}.pcap", narrow, lead=lead, tail=3.0).path
+        pcaps[intent, lead] = caller_pcap(work / f"{intent}-{lead}.pcap", by_intent[intent].said, lead=lead, tail=3.0).path
     extension = f"workers-{FLOW}" if workers else FLOW
     seen_from = len(lab.events)
     stamper = asyncio.create_task(TalkStamper(lab, tag).run())
@@ -318,7 +322,6 @@ def _judge(phase: Phase, events: list[dict], phrases: dict[str, Phrase], tag: st
             starts.append(talking[channel["id"]])
             phase.talked += 1
         elif event["type"] == "ChannelUserevent" and event.get("eventname") == "IvrArrived":
-            phase.arrived += 1
             where = f'{event["userevent"].get("Context")},{event["userevent"].get("Exten")}'
             if where != phrases[intent].destination:
                 print(f"{channel['caller']['number']}: {intent} arrived at {where}", file=sys.stderr)
@@ -374,13 +377,8 @@ async def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
             (work / "recordings").mkdir()
-            (work / "phrases").mkdir()
             await asyncio.to_thread(install_prompts, info.sounds_dir)
             spoken = phrases(info)
-            for phrase in spoken:
-                source = SWITCHBOARD_KO_CALLERS[phrase.intent]
-                media = synthesize(source.text, info.sounds_dir, voice=source.voice, speed=source.speed)
-                (work / "phrases" / f"{phrase.intent}.wav").write_bytes((info.sounds_dir.parent / f"{media}.wav").read_bytes())
             port = free_port()
             command = [sys.executable, "-m", "ivr", "run", "--sandbox", info.name, "--default-flow", FLOW,
                        "--flows", str(EXAMPLES_DIR / "flows"), "--grammars", str(EXAMPLES_DIR / "grammars")]

@@ -28,6 +28,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import rss_mb  # noqa: E402
 from ivr.flow import load_flow  # noqa: E402
 from ivr.project import EXAMPLES_DIR  # noqa: E402
 from ivr.sandbox import CallLab, Sandbox, SandboxInfo, synthesize  # noqa: E402
@@ -78,8 +79,7 @@ class Soak:
 
 
 async def _snapshot(lab: CallLab, pid: int, metrics_url: str) -> Snapshot:
-    status = Path(f"/proc/{pid}/status").read_text().splitlines()
-    rss_kb = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+    rss = rss_mb(pid)
     async with aiohttp.ClientSession() as http, http.get(metrics_url) as response:
         metrics = await response.text()
     tasks = next(float(line.split()[1]) for line in metrics.splitlines() if line.startswith("ivr_asyncio_tasks "))
@@ -88,7 +88,7 @@ async def _snapshot(lab: CallLab, pid: int, metrics_url: str) -> Snapshot:
         bridges=len(await lab.bridges()),
         tasks=int(tasks),
         fds=len(os.listdir(f"/proc/{pid}/fd")),
-        rss_mb=round(rss_kb / 1024, 1),
+        rss_mb=round(rss, 1),
     )
 
 
