@@ -88,10 +88,6 @@ class Decode:
     """The utterance's last chunk, made at its end: no early decision after it."""
     listening: Listening | None = None
 
-    @property
-    def vocabulary(self) -> tuple[str, ...] | None:
-        return None if self.listening is None else self.listening.vocabulary
-
 
 @dataclass(frozen=True)
 class Finish:
