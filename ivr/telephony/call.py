@@ -62,6 +62,7 @@ class AriCall:
         self.id: str = channel["id"]
         self.name: str = str(channel.get("name") or self.id)
         self.gone = asyncio.Event()
+        self._state = channel.get("state")
         self._router = router
         self._emit = emit
         self._playing: dict[str, asyncio.Future[None]] = {}
@@ -89,6 +90,19 @@ class AriCall:
         elif kind == "StasisEnd":
             self.gone.set()
             self._emit(CallerHungUp())
+
+    async def ring(self) -> None:
+        """Let a caller not yet answered hear ringing (SIP 180) while the call is set up.
+        An answered channel (a dialplan that answers before ``Stasis``) is left alone:
+        there Asterisk would play a ringing tone into the call."""
+        if self._state != "Ring":
+            return
+        try:
+            await self.client.channels.ring(channelId=self.id)
+        except Exception as exc:
+            if is_gone(exc):
+                raise
+            log.warning("%s: could not indicate ringing: %r", self.name, exc)
 
     async def answer(self) -> None:
         await self.client.channels.answer(channelId=self.id)

@@ -46,6 +46,7 @@ class CallControl(Protocol):
     name: str
     gone: asyncio.Event
 
+    async def ring(self) -> None: ...
     async def answer(self) -> None: ...
     async def play(self, playback_id: str, media: Sequence[str]) -> None: ...
     async def stop_prompt(self, playback_id: str) -> None: ...
@@ -141,8 +142,10 @@ class CallSession:
         return outcome
 
     async def _converse(self) -> None:
-        await self.call.answer()
-        model = await self._load_model()
+        # The call is answered once its tap is up: before the answer the caller cannot
+        # speak, so the first words are heard however long the tap takes under load (up to
+        # seconds when a hundred calls arrive at once); the caller hears ringing meanwhile.
+        model, _ = await asyncio.gather(self._load_model(), self.call.ring())
         try:
             self._tap = await self._open_tap()
             if self._record_dir is not None:
@@ -159,6 +162,7 @@ class CallSession:
                 stall_timeout=STALL_TIMEOUT if self._tap.continuous else None,
             )
             self._listener_task = asyncio.create_task(self._hear())
+        await self.call.answer()
         self._conversation = Conversation(self.engine, self, self._listener, observe=self._observe)
         await self._conversation.start(self._clock())
         while not self.engine.finished:

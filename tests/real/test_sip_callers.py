@@ -68,7 +68,7 @@ async def test_a_sip_caller_saying_an_intent_reaches_its_destination(
     sent = sales.samples.astype(float)
     lag = int(np.argmax(np.correlate(heard, sent, mode="valid")))
     assert np.corrcoef(heard[lag : lag + len(sent)], sent)[0, 1] > 0.99
-    assert 0.5 < lag / 8000 <= 1.0  # the second of silence before it, less the tap's set-up
+    assert 0.98 <= lag / 8000 < 1.3  # all of the second before it: the tap was up before the answer
 
 
 async def test_a_sip_caller_pressing_a_key_reaches_its_destination(

@@ -27,6 +27,9 @@ class FakeCall:
         self._prompt_seconds = prompt_seconds
         self._fail_play = fail_play
 
+    async def ring(self) -> None:
+        self.log.append(("ring",))
+
     async def answer(self) -> None:
         self.log.append(("answer",))
 
@@ -134,6 +137,19 @@ async def test_silence_goes_to_the_fallback_and_the_tap_is_closed() -> None:
     assert outcome is not None and outcome.result.value == "no-input"
     assert call.log[-2:] == [("continue", FALLBACK), ("close",)]
     assert tap.closed.is_set()
+
+
+async def test_the_call_rings_until_its_tap_is_up_and_is_answered_before_its_prompt() -> None:
+    # A caller cannot speak before the answer: a tap slow to come up loses no word.
+    inbox: asyncio.Queue[Event] = asyncio.Queue()
+    call, tap = FakeCall(inbox, prompt_seconds=0.05), SilentTap()
+
+    async def open_tap() -> SilentTap:
+        call.log.append(("tap",))
+        return tap
+
+    await asyncio.wait_for(make_session(call, inbox, open_tap).run(), 5)
+    assert call.log[:4] == [("ring",), ("tap",), ("answer",), ("play", "sound:main")]
 
 
 async def test_a_tap_that_cannot_be_opened_sends_the_call_to_the_fallback() -> None:
