@@ -167,7 +167,9 @@ class DialogEngine:
         actions.append(Play(self._prompt, prompt))
         if self.menu.barge_in:
             actions += self._listen()
-        elif self._listening:
+        else:
+            # Even when not listening: what the caller says over this prompt is no answer
+            # (hearing would otherwise take the call's first words for the first answer).
             actions.append(StopListening())
             self._listening = False
         return actions

@@ -33,7 +33,10 @@ What it does with the frames:
   final words are then judged like any others;
 - one utterance per ``listen()``. When listening starts again soon after an utterance was
   reported (the dialog's answer to it), the frames since its end are heard again, so how
-  fast the dialog answered does not change where the next utterance starts.
+  fast the dialog answered does not change where the next utterance starts. The first
+  listening of a call hears the stream from its start (as far as ``KEPT_FRAMES`` go back)
+  unless listening was stopped before it: the call is answered once its tap is up, and a
+  caller who speaks at once, before a busy Asterisk has started the prompt, is heard.
 """
 
 from __future__ import annotations
@@ -175,7 +178,8 @@ class HearingCore:
         self._utterance: _Utterance | None = None
         self._ids = 0
         self._stopped_at = 0  # where the last utterance ended, or listening stopped (frames)
-        self._reported_at = 0  # frames heard when it was reported, or listening stopped
+        self._reported_at: int | None = None  # frames heard when it was reported, or listening
+        # stopped; None before either: the first listening hears from the stream's start
         self._gaps = LoneSilenceFilter()
         self.received = 0
         """Frames received (``receive``), whatever became of them."""
@@ -222,7 +226,7 @@ class HearingCore:
         out = self._abandon()
         self._listening = listening
         self._endpointer = Endpointer(listening.endpointing)
-        if self._frames - self._reported_at <= REPLAY_FRAMES:
+        if self._reported_at is None or self._frames - self._reported_at <= REPLAY_FRAMES:
             for frame in [f for f in self._history if f.index >= self._stopped_at]:
                 out += self._hear(frame)  # heard again, where they were
         return out

@@ -173,7 +173,8 @@ def test_start_plays_the_prompt_and_listens_at_once_for_barge_in() -> None:
 
 def test_without_barge_in_listening_starts_when_the_prompt_ends() -> None:
     call = Call(make_flow(barge_in=False))
-    assert [type(a) for a in call.actions] == [Play]
+    # Not listening from the start: nothing said over the prompt is heard as an answer.
+    assert [type(a) for a in call.actions] == [Play, StopListening]
     assert [type(a) for a in call.prompt_ends(3.0)] == [Listen]
     assert call.engine.deadline == pytest.approx(3.0 + 5)
 

@@ -274,6 +274,30 @@ def test_listening_again_soon_after_hears_the_frames_since_the_last_answer() -> 
     assert results[0] == results[1] == results[2]
 
 
+def test_the_first_listening_hears_what_was_said_before_it() -> None:
+    # A busy Asterisk started the prompt (and the listening) seconds after the answer: the
+    # caller who spoke at once is heard as if listening had begun with the stream.
+    frames = silence(0.5) + voice(0.8) + silence(2.7)
+    at_once = hear(frames, listening(), says("영업부")).heard()
+    late = Shell(HearingCore(), ScriptedRecognizer(says("영업부")))
+    late.feed(frames)
+    late.run(late.core.listen(listening()))
+    late.feed(silence(1.0))
+    late.settle()
+    assert late.heard() == at_once and len(at_once) == 1
+
+
+def test_what_was_said_before_listening_stopped_is_not_heard() -> None:
+    # A prompt without barge-in stops the listening first: speech over it is no answer.
+    shell = Shell(HearingCore(), ScriptedRecognizer(says("영업부")))
+    shell.run(shell.core.stop())
+    shell.feed(silence(0.5) + voice(0.8) + silence(1.5))
+    shell.run(shell.core.listen(listening()))
+    shell.feed(silence(1.0))
+    shell.settle()
+    assert shell.heard() == []
+
+
 def test_stopping_abandons_the_utterance_under_way() -> None:
     shell = Shell(HearingCore(), ScriptedRecognizer(says("영업부")))
     shell.run(shell.core.listen(listening()))
