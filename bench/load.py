@@ -20,6 +20,11 @@ Printed for each N, from one run on this machine:
 - worst backlog: the furthest behind the stream any call's recognizer was (the audio heard
   since the end of the oldest chunk whose result was not back; the app's call records,
   ``audio.worst_backlog``);
+- first prompt, p95: from the call entering the app to its first prompt (the call rings
+  until its tap is up; call records);
+- decoding per call: the mean seconds of audio the recognizer decoded and the CPU its
+  threads spent on them (call records' ``audio.decoded`` and ``audio.decode_cpu``): the
+  recognizer's share of the CPU a call needs, whatever the load;
 - CPU, as % of one core over the phase: the app (all its processes), Asterisk, and the SIPp
   phones apart;
 - RSS: the app's peak (all its processes), and per call above the app idle with its model
@@ -123,6 +128,9 @@ class Phase:
     right: int = 0
     latencies: list[float] = dataclasses.field(default_factory=list)
     worst_backlog: float = 0.0
+    first_prompts: list[float] = dataclasses.field(default_factory=list)
+    decoded: list[float] = dataclasses.field(default_factory=list)
+    decode_cpu: list[float] = dataclasses.field(default_factory=list)
     cpu_app: float = 0.0
     cpu_asterisk: float = 0.0
     cpu_phones: float = 0.0
@@ -145,6 +153,9 @@ class Phase:
             _ms(percentile(self.latencies, 0.5)) if self.latencies else "-",
             _ms(percentile(self.latencies, 0.95)) if self.latencies else "-",
             _ms(self.worst_backlog),
+            f"{percentile(self.first_prompts, 0.95):.1f}" if self.first_prompts else "-",
+            f"{np.mean(self.decoded):.2f}" if self.decoded else "-",
+            _ms(float(np.mean(self.decode_cpu))) if self.decode_cpu else "-",
             f"{self.cpu_app:.0f}",
             f"{self.cpu_asterisk:.0f}",
             f"{self.cpu_phones:.0f}",
@@ -158,7 +169,8 @@ class Phase:
         ]
 
 
-HEADER = ["mode", "N", "right %", "p50 ms", "p95 ms", "backlog ms", "app %", "ast %", "sipp %",
+HEADER = ["mode", "N", "right %", "p50 ms", "p95 ms", "backlog ms", "prompt p95 s", "decoded s/call",
+          "decode CPU ms/call", "app %", "ast %", "sipp %",
           "RSS MB", "MB/call", "lost/call", "lost max", "calls w/ loss", "inserted/call", "ast heard"]  # fmt: skip
 
 
@@ -343,6 +355,12 @@ def _read_records(phase: Phase, work: Path, phrases: dict[str, Phrase], tag: str
             continue
         audio = record.get("audio") or {}
         phase.worst_backlog = max(phase.worst_backlog, audio.get("worst_backlog") or 0.0)
+        if "decoded" in audio:
+            phase.decoded.append(audio["decoded"])
+            phase.decode_cpu.append(audio["decode_cpu"])
+        turns = record.get("turns") or []
+        if turns and turns[0].get("prompt_start") is not None:
+            phase.first_prompts.append(turns[0]["prompt_start"])
         wav = recordings / record["recording"] if record.get("recording") else None
         if wav is None or not wav.exists():
             phase.unrecorded += 1

@@ -173,14 +173,19 @@ class CallRecorder:
             if answer.recording is not None and answer.audio is not None
         ]
 
-    def audio(self, *, received: float, lone_silences: int, worst_backlog: float) -> None:
+    def audio(
+        self, *, received: float, lone_silences: int, worst_backlog: float, decoded: float, decode_cpu: float
+    ) -> None:
         """What the tap delivered to hearing, once it has closed: seconds of audio received,
-        lone frames of silence taken out (a snoop's late frames), and the furthest behind the
-        stream the recognizer ever was (seconds)."""
+        lone frames of silence taken out (a snoop's late frames), the furthest behind the
+        stream the recognizer ever was (seconds), the seconds of audio it decoded and the CPU
+        seconds its threads spent on them (what a call costs in decoding, whatever the load)."""
         self._audio = {
             "received": _ms(received),
             "lone_silences": lone_silences,
             "worst_backlog": _ms(worst_backlog),
+            "decoded": _ms(decoded),
+            "decode_cpu": _ms(decode_cpu),
         }
 
     def note(self, problem: str) -> None:

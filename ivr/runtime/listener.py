@@ -90,6 +90,8 @@ class Listener:
         """Time spent in the recognizer (its threads), for the real-time factor."""
         self.decoded_audio_seconds = 0.0
         """Seconds of audio the recognizer was given."""
+        self.decode_cpu_seconds = 0.0
+        """CPU time the decoder threads spent on this call (without their waits for a core)."""
 
     def listen(self, listening: Listening) -> None:
         self._perform(self.core.listen(listening))
@@ -179,7 +181,7 @@ class Listener:
                     del self._queued[utterance]
                     return
                 work = queued.popleft()
-            began = time.perf_counter()
+            began, cpu = time.perf_counter(), time.thread_time()
             try:
                 result = self._decoding.perform(work)
             except Exception as exc:
@@ -187,18 +189,26 @@ class Listener:
                     del self._queued[utterance]
                 self._loop.call_soon_threadsafe(self._fail, exc)
                 return
-            self._loop.call_soon_threadsafe(self._done, work, result, time.perf_counter() - began)
+            spent = (time.perf_counter() - began, time.thread_time() - cpu)
+            self._loop.call_soon_threadsafe(self._done, work, result, spent)
 
-    def _done(self, work: Decode | Finish | Abandon, result: Decoded | Transcript | None, spent: float) -> None:
-        """On the event loop: a piece of work done; its result goes to the core."""
+    def _done(
+        self, work: Decode | Finish | Abandon, result: Decoded | Transcript | None, spent: tuple[float, float]
+    ) -> None:
+        """On the event loop: a piece of work done (``spent``: wall and CPU seconds); its
+        result goes to the core."""
         match work, result:
             case Decode(), Decoded(utterance, chunk, _, early):
-                self.decode_seconds += spent
+                self._spent(*spent)
                 self.decoded_audio_seconds += len(work.pcm) / (2 * SAMPLE_RATE)
                 self._perform(self.core.decoded(utterance, chunk, early))
             case Finish(utterance), Transcript():
-                self.decode_seconds += spent
+                self._spent(*spent)
                 self._perform(self.core.finished(utterance, result))
+
+    def _spent(self, wall: float, cpu: float) -> None:
+        self.decode_seconds += wall
+        self.decode_cpu_seconds += cpu
 
     def _fail(self, exc: Exception) -> None:
         if not self._failed.done():

@@ -145,7 +145,21 @@ class CallSession:
         # The call is answered once its tap is up: before the answer the caller cannot
         # speak, so the first words are heard however long the tap takes under load (up to
         # seconds when a hundred calls arrive at once); the caller hears ringing meanwhile.
-        model, _ = await asyncio.gather(self._load_model(), self.call.ring())
+        for result in await asyncio.gather(self.call.ring(), self._start_hearing(), return_exceptions=True):
+            if isinstance(result, BaseException):
+                raise result
+        await self.call.answer()
+        self._conversation = Conversation(self.engine, self, self._listener, observe=self._observe)
+        await self._conversation.start(self._clock())
+        while not self.engine.finished:
+            event = await self._next_event()
+            now = self._clock()
+            self.recorder.event(event, now)
+            await self._conversation.handle(event, now)
+
+    async def _start_hearing(self) -> None:
+        """Open the tap and hear it; without a tap the dialog is told (``TapFailed``)."""
+        model = await self._load_model()
         try:
             self._tap = await self._open_tap()
             if self._record_dir is not None:
@@ -162,14 +176,6 @@ class CallSession:
                 stall_timeout=STALL_TIMEOUT if self._tap.continuous else None,
             )
             self._listener_task = asyncio.create_task(self._hear())
-        await self.call.answer()
-        self._conversation = Conversation(self.engine, self, self._listener, observe=self._observe)
-        await self._conversation.start(self._clock())
-        while not self.engine.finished:
-            event = await self._next_event()
-            now = self._clock()
-            self.recorder.event(event, now)
-            await self._conversation.handle(event, now)
 
     def _log_record(self) -> None:
         """Finish the call's record and log it (once) as one record of ``ivr.calls``."""
@@ -294,6 +300,8 @@ class CallSession:
                 received=core.received * FRAME_SECONDS,
                 lone_silences=core.lone_silences,
                 worst_backlog=core.worst_backlog_seconds,
+                decoded=self._listener.decoded_audio_seconds,
+                decode_cpu=self._listener.decode_cpu_seconds,
             )
             if core.lone_silences:
                 log.info("%s: %d lone frames of silence (a snoop's late frames) dropped", self.call.name, core.lone_silences)

@@ -53,9 +53,11 @@ def test_a_spoken_answer_is_recorded_with_its_words_verdict_and_timings() -> Non
 
 def test_what_the_tap_delivered_is_in_the_record() -> None:
     record = CallRecorder(call_id="c3", caller="", flow="f", started=0.0)
-    record.audio(received=4.2, lone_silences=2, worst_backlog=0.1)
+    record.audio(received=4.2, lone_silences=2, worst_backlog=0.1, decoded=1.6, decode_cpu=0.09)
     done = record.finish(None, 5.0, ended="hung up")
-    assert done["audio"] == {"received": 4.2, "lone_silences": 2, "worst_backlog": 0.1}
+    assert done["audio"] == {
+        "received": 4.2, "lone_silences": 2, "worst_backlog": 0.1, "decoded": 1.6, "decode_cpu": 0.09
+    }
 
 
 def test_keys_and_a_failed_tap_are_recorded_in_their_turn() -> None:
