@@ -11,6 +11,12 @@ from aioswagger11.http_client import AsynchronousHttpClient
 
 from ivr.settings import Settings
 
+ARI_CONNECTIONS = 16
+"""HTTP connections to ARI at most, kept open and reused; more requests wait for one. Asterisk
+accepts HTTP connections with a listen backlog of 10: a hundred calls arriving together each
+opening connections for their set-up requests overflowed it, and connections then took
+seconds (SYN retries) or failed after the 10 s connect timeout. (The requests that can wait
+inside Asterisk, behind a playing prompt, are sent after the prompt was stopped.)"""
 GONE_STATUSES = frozenset({404, 409})
 """404: the channel or playback no longer exists; 409: the channel already left Stasis."""
 
@@ -34,7 +40,9 @@ async def connect(settings: Settings) -> aioari.Client:
     http_client = AsynchronousHttpClient()
     await http_client.session.close()
     http_client.session = aiohttp.ClientSession(
-        headers=auth_headers(settings), timeout=aiohttp.ClientTimeout(total=None, connect=10)
+        connector=aiohttp.TCPConnector(limit=ARI_CONNECTIONS),
+        headers=auth_headers(settings),
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),  # waiting for a pooled one is not a failure
     )
     client = aioari.Client(settings.ari_url, http_client)
     try:
