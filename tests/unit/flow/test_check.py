@@ -517,14 +517,14 @@ def test_mermaid_graph(tmp_path: Path) -> None:
     assert mermaid(flow) == textwrap.dedent(
         """\
         flowchart TD
-            call(["ko-desk"])
+            entry(["ko-desk"])
             menu1["메인-메뉴<br/>sound:intro<br/>sound:say #quot;hi#quot;"]
             menu2["end<br/>sound:sub"]
             dest1[["ivr-dest,sales,1"]]
             dest2[["ivr-dest,op,1"]]
             dest3[["ivr-fallback,s,1"]]
             dest4[["ivr-dest,support,2"]]
-            call --> menu1
+            entry --> menu1
             menu1 -->|"sales? / 1"| dest1
             menu1 -->|"support / 2"| menu2
             menu1 -->|"operator"| dest2
