@@ -133,4 +133,5 @@ def parser() -> argparse.ArgumentParser:
     where.add_argument("name")
     verify = model_action("verify", service_commands.models_verify, "load a model and decode a second of silence")
     verify.add_argument("name", help="a catalogue name, a package or a directory")
+    command("fetch-mermaid", service_commands.fetch_mermaid, "download Mermaid from the npm registry once, for the live monitor's flow graphs")
     return top

@@ -233,6 +233,17 @@ def models_list(args: argparse.Namespace) -> int:
     return models_cli.list_models(as_json=args.json)
 
 
+def fetch_mermaid(_: argparse.Namespace) -> int:
+    from ivr.monitoring.mermaid_asset import MermaidFetchError, fetch_mermaid
+
+    try:
+        path = asyncio.run(fetch_mermaid())
+    except MermaidFetchError as exc:
+        raise CliError(str(exc), Exit.UNAVAILABLE) from None
+    print(f"Mermaid for the live monitor's flow graphs: {path}")
+    return Exit.OK
+
+
 def models_download(args: argparse.Namespace) -> int:
     from ivr.speech import models_cli
 
