@@ -103,6 +103,11 @@ class Settings(BaseSettings):
         description="HOST:PORT of /metrics, /healthz and /readyz (port 0: any free one); "
         "unset (empty) to serve none",
     )
+    monitor_token: SecretStr | None = Field(
+        default=None,
+        description="a bearer token the live monitor page (/monitor/) asks for; unset: none "
+        "(keep monitor_listen on loopback then)",
+    )
     call_log: Path | None = Field(
         default=None,
         description="append each call's record there as a JSON line; unset: to the log (stderr)",
@@ -160,7 +165,7 @@ class Settings(BaseSettings):
             raise ValueError("must not hold a user or password: set ari_user and ari_password")
         return url
 
-    @field_validator("monitor_listen", mode="before")
+    @field_validator("monitor_listen", "monitor_token", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value

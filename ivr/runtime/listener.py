@@ -66,6 +66,7 @@ class Listener:
         model: vosk.Model,
         emit: Callable[[Event], None],
         *,
+        on_partial: Callable[[str], None] | None = None,
         executor: Executor | None = None,
         stall_timeout: float | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -74,6 +75,8 @@ class Listener:
         self._tap = tap
         self._model = model
         self._emit = emit
+        self._on_partial = on_partial
+        """Told the words heard so far of the utterance under way, after each chunk (the live monitor)."""
         self._executor = executor
         self._stall_timeout = stall_timeout
         self._clock = clock
@@ -198,9 +201,11 @@ class Listener:
         """On the event loop: a piece of work done (``spent``: wall and CPU seconds); its
         result goes to the core."""
         match work, result:
-            case Decode(), Decoded(utterance, chunk, _, early):
+            case Decode(), Decoded(utterance, chunk, partial, early):
                 self._spent(*spent)
                 self.decoded_audio_seconds += len(work.pcm) / (2 * SAMPLE_RATE)
+                if self._on_partial is not None:
+                    self._on_partial(partial)
                 self._perform(self.core.decoded(utterance, chunk, early))
             case Finish(utterance), Transcript():
                 self._spent(*spent)

@@ -32,9 +32,11 @@ from ivr.audio import AudioTap, TapError
 from ivr.dialog.events import CallerHungUp, Event
 from ivr.flow import FlowSet
 from ivr.flow.compiled import CompiledFlow
-from ivr.flow.model import Destination
+from ivr.flow.model import Destination, Flow
 from ivr.media.stream_channel import lingering_streams, streams_ended
+from ivr.monitoring.board import CallBoard
 from ivr.monitoring.endpoints import MonitoringServer, MonitoringUnavailable, Readiness
+from ivr.monitoring.live import LiveMonitor
 from ivr.monitoring.metrics import Metrics
 from ivr.runtime.admission import Admission
 from ivr.runtime.library import Catalog, FlowLibrary
@@ -112,11 +114,23 @@ class SpeechIvrApp:
         self.metrics.active.set_function(lambda: len(self._calls))
         self.metrics.watch_backlog(lambda: [s.backlog_seconds for s in self._sessions.values()])
         self.monitoring: MonitoringServer | None = None
-        """The /metrics, /healthz and /readyz server, while ``run`` runs (``monitor_listen``)."""
+        """The /metrics, /healthz, /readyz and /monitor/ server, while ``run`` runs (``monitor_listen``)."""
+        self.live = LiveMonitor(
+            CallBoard(
+                flows=self._flows,
+                recording_url=None if settings.record_dir is None else (lambda name: f"recordings/{name}"),
+            )
+        )
+        """The calls as the live monitor page shows them."""
 
     @property
     def catalog(self) -> Catalog | None:
         return self.library.catalog
+
+    def _flows(self) -> dict[str, Flow]:
+        """The flows calls get now, for the live monitor."""
+        catalog = self.catalog
+        return {} if catalog is None else {name: compiled.flow for name, compiled in catalog.flows.items()}
 
     @property
     def reloads(self) -> int:
@@ -183,13 +197,22 @@ class SpeechIvrApp:
         if listen is None:
             return
         host, _, port = listen.rpartition(":")
-        self.monitoring = MonitoringServer(self.metrics, self.readiness, host.strip("[]"), int(port))
+        token = self.settings.monitor_token
+        self.monitoring = MonitoringServer(
+            self.metrics,
+            self.readiness,
+            host.strip("[]"),
+            int(port),
+            live=self.live,
+            token=None if token is None else token.get_secret_value(),
+            record_dir=self.settings.record_dir,
+        )
         try:
             await self.monitoring.start()
         except OSError as exc:
             self.monitoring = None
             raise MonitoringUnavailable(f"monitor_listen {listen}: cannot listen there: {exc.strerror}") from None
-        log.info("metrics and health on %s (metrics, healthz, readyz)", self.monitoring.url)
+        log.info("metrics and health on %s (metrics, healthz, readyz), live calls on %smonitor/", self.monitoring.url, self.monitoring.url)
 
     async def _stop_monitoring(self) -> None:
         if self.monitoring is not None:
@@ -323,6 +346,7 @@ class SpeechIvrApp:
             executor=self._executor,
             record_dir=self.settings.record_dir,
             caller=(channel.get("caller") or {}).get("number", ""),
+            watcher=self.live,
         )
         task = asyncio.create_task(session.run(), name=f"call {call.name}")
         task.add_done_callback(lambda _: self._count(session))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -60,6 +61,18 @@ class CallControl(Protocol):
     def close(self) -> None: ...
 
 
+class Watcher(Protocol):
+    """Who watches calls live (``ivr.monitoring.live.LiveMonitor``)."""
+
+    def call_started(self, call_id: str, *, caller: str, flow: str) -> None: ...
+    def menu(self, call_id: str, menu: str) -> None: ...
+    def partial(self, call_id: str, words: str) -> None: ...
+    def judged(
+        self, call_id: str, *, menu: str, transcript: str, verdict: str, intent: str | None, score: float
+    ) -> None: ...
+    def call_ended(self, call_id: str, record: Mapping[str, object]) -> None: ...
+
+
 class CallSession:
     def __init__(
         self,
@@ -73,6 +86,7 @@ class CallSession:
         clock: Callable[[], float] = time.monotonic,
         record_dir: Path | None = None,
         caller: str = "",
+        watcher: Watcher | None = None,
     ) -> None:
         self.call = call
         self.inbox = inbox
@@ -88,6 +102,7 @@ class CallSession:
         self._conversation: Conversation | None = None
         self._leaving = False  # the tap is being closed on purpose
         self._caller = caller
+        self._watcher = watcher
         self.recorder = CallRecorder(
             call_id=call.id,
             caller=caller,
@@ -112,6 +127,8 @@ class CallSession:
 
     async def run(self) -> Outcome | None:
         started = self._clock()
+        if self._watcher is not None:
+            self._watcher.call_started(self.call.id, caller=self._caller, flow=self.engine.flow.name)
         try:
             await self._converse()
         except asyncio.CancelledError:
@@ -172,6 +189,7 @@ class CallSession:
                 self._tap,
                 model,
                 self.inbox.put_nowait,
+                on_partial=None if self._watcher is None else functools.partial(self._watcher.partial, self.call.id),
                 executor=self._executor,
                 stall_timeout=STALL_TIMEOUT if self._tap.continuous else None,
             )
@@ -191,11 +209,24 @@ class CallSession:
         if self._record_dir is not None:
             self.record["recording"] = recording_path(self._record_dir, self.call.id).name
         calls_log.info("call %s %s", self.call.name, ended, extra={"call": self.record})
+        if self._watcher is not None:
+            self._watcher.call_ended(self.call.id, self.record)
 
     def _observe(self, action: Action) -> None:
         self.recorder.action(action, self._clock())
+        if self._watcher is not None:
+            self._watcher.menu(self.call.id, self.engine.menu_name)
         if isinstance(action, Judged):
             judgement = action.judgement
+            if self._watcher is not None:
+                self._watcher.judged(
+                    self.call.id,
+                    menu=action.menu,
+                    transcript=judgement.transcript,
+                    verdict=judgement.verdict.value,
+                    intent=judgement.intent,
+                    score=judgement.score,
+                )
             log.info(
                 "%s: menu %s heard %r: %s %s (score %.0f)",
                 self.call.name,

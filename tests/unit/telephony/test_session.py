@@ -112,7 +112,31 @@ def make_flow(no_input: float = 0.2) -> Flow:
     )
 
 
-def make_session(call: FakeCall, inbox: asyncio.Queue[Event], open_tap, flow: Flow | None = None) -> CallSession:
+class Watcher:
+    """What the live monitor is told."""
+
+    def __init__(self) -> None:
+        self.log: list[tuple] = []
+
+    def call_started(self, call_id: str, *, caller: str, flow: str) -> None:
+        self.log.append(("started", call_id, flow))
+
+    def menu(self, call_id: str, menu: str) -> None:
+        self.log.append(("menu", menu))
+
+    def partial(self, call_id: str, words: str) -> None:
+        self.log.append(("partial", words))
+
+    def judged(self, call_id: str, **judgement: object) -> None:
+        self.log.append(("judged", judgement))
+
+    def call_ended(self, call_id: str, record: object) -> None:
+        self.log.append(("ended", call_id, record))
+
+
+def make_session(
+    call: FakeCall, inbox: asyncio.Queue[Event], open_tap, flow: Flow | None = None, watcher: Watcher | None = None
+) -> CallSession:
     async def no_model() -> None:
         return None
 
@@ -123,6 +147,7 @@ def make_session(call: FakeCall, inbox: asyncio.Queue[Event], open_tap, flow: Fl
         compile_flow(flow or make_flow(), matchers),
         load_model=no_model,
         open_tap=open_tap,
+        watcher=watcher,
     )
 
 
@@ -150,6 +175,20 @@ async def test_the_call_rings_until_its_tap_is_up_and_is_answered_before_its_pro
 
     await asyncio.wait_for(make_session(call, inbox, open_tap).run(), 5)
     assert call.log[:4] == [("ring",), ("tap",), ("answer",), ("play", "sound:main")]
+
+
+async def test_the_live_monitor_sees_the_call_from_its_start_to_its_record() -> None:
+    inbox: asyncio.Queue[Event] = asyncio.Queue()
+    call, tap, watcher = FakeCall(inbox, prompt_seconds=0.05), SilentTap(), Watcher()
+
+    async def open_tap() -> SilentTap:
+        return tap
+
+    session = make_session(call, inbox, open_tap, watcher=watcher)
+    await asyncio.wait_for(session.run(), 5)
+    assert watcher.log[0] == ("started", "call-1", "test")
+    assert ("menu", "main") in watcher.log
+    assert watcher.log[-1] == ("ended", "call-1", session.record)
 
 
 async def test_a_tap_that_cannot_be_opened_sends_the_call_to_the_fallback() -> None:
