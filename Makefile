@@ -4,7 +4,7 @@
 
 VENV ?= .venv
 PY := $(VENV)/bin/python
-DEBIAN_PACKAGES := mmdebstrap espeak-ng sox sip-tester
+DEBIAN_PACKAGES := mmdebstrap espeak-ng sox sip-tester chromium fonts-nanum
 PYTEST_ARGS ?=
 
 .PHONY: setup demo test test-fast clean
