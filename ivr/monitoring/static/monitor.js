@@ -132,6 +132,13 @@ function playLinks(rec) {
   return box;
 }
 
+// The score of the call's last spoken answer (0-100), what its intent was decided on.
+function lastScore(rec) {
+  const answers = (rec.turns || []).flatMap((turn) => turn.answers || []);
+  const last = answers.filter((answer) => typeof answer.score === "number").pop();
+  return last ? String(Math.round(last.score)) : "";
+}
+
 function recentRow(rec) {
   const dest = destinationText(rec.destination);
   const latency = rec.speech_end_to_destination;
@@ -141,6 +148,7 @@ function recentRow(rec) {
     el("td", {}, rec.flow ?? ""),
     el("td", { class: "transcript" }, rec.transcript || ""),
     el("td", {}, rec.intent ?? ""),
+    el("td", { class: "num score" }, lastScore(rec)),
     el("td", {}, el("span", { class: "badge", "data-result": resultOf(rec), title: rec.ended ?? null }, resultOf(rec))),
     el("td", { class: "destination" }, dest),
     el("td", { class: "num" }, latency === null || latency === undefined ? "" : `${Math.round(latency * 1000)} ms`),
