@@ -18,7 +18,7 @@ from __future__ import annotations
 import bisect
 import collections
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ivr.flow.graph import mermaid
@@ -45,15 +45,7 @@ class _Active:
     judgement: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "call_id": self.call_id,
-            "caller": self.caller,
-            "flow": self.flow,
-            "started": self.started,
-            "menu": self.menu,
-            "partial": self.partial,
-            "judgement": self.judgement,
-        }
+        return asdict(self)
 
 
 @dataclass

@@ -16,6 +16,7 @@ keep up is cut off (its browser reconnects and starts again from a snapshot).
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import json
 import logging
@@ -190,10 +191,15 @@ def _asset(name: str) -> web.StreamResponse:
     content_type = ASSETS.get(name)
     if content_type is None:
         raise web.HTTPNotFound()
-    text = resources.files("ivr.monitoring").joinpath("static", name).read_text(encoding="utf-8")
     return web.Response(
-        text=text, content_type=content_type, charset="utf-8", headers={"Cache-Control": "no-cache"}
+        text=_static(name), content_type=content_type, charset="utf-8", headers={"Cache-Control": "no-cache"}
     )
+
+
+@functools.cache
+def _static(name: str) -> str:
+    """A file of the page, read from the package once (not on the event loop at every load)."""
+    return resources.files("ivr.monitoring").joinpath("static", name).read_text(encoding="utf-8")
 
 
 async def _events(request: web.Request, monitor: LiveMonitor) -> web.StreamResponse:

@@ -1,7 +1,7 @@
 """Mermaid's browser script for the live monitor's flow graphs, fetched once from the npm registry.
 
 The page draws each flow with Mermaid (``ivr.flow.graph``) and must not fetch anything from
-the internet while it runs, so the script is served by the app itself: ``speech-ivr monitor
+the internet while it runs, so the script is served by the app itself: ``speech-ivr
 fetch-mermaid`` downloads the pinned release's package from the npm registry, checks it
 against the registry's published SHA-512 and keeps its single-file build in the cache
 (``mermaid_script``). Without it the page shows each graph's Mermaid text instead.

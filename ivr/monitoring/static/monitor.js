@@ -405,7 +405,6 @@ function connect() {
     removeActive(msg.call_id);
     addRecent(msg.record);
     recentChanged();
-    renderTallies(msg.tallies); // the server sends the new tallies with the record
   });
   on("tallies", (msg) => renderTallies(msg.tallies));
   source.addEventListener("error", () => {
